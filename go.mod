@@ -1,0 +1,3 @@
+module github.com/switchboard-chat/switchboard
+
+go 1.26
