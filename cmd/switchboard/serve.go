@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchboard-chat/switchboard/api"
+	"github.com/switchboard-chat/switchboard/auth"
+	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/console"
+	"github.com/switchboard-chat/switchboard/store"
+)
+
+const serveUsage = `Usage: switchboard [serve] [flags]
+
+Starts the Switchboard server. With no flags it listens on 127.0.0.1:8080,
+keeps everything in ./data (SQLite) and, on its first start, creates a public
+department named after the portal and an admin whose password it prints once.
+`
+
+// defaultAdminEmail is the first admin's login when --admin-email is empty.
+const defaultAdminEmail = "admin@switchboard.local"
+
+type serveConfig struct {
+	storeConfig
+	addr            string
+	publicURL       string
+	redisURL        string
+	redisPrefix     string
+	smtpURL         string
+	portalName      string
+	adminEmail      string
+	adminPassword   string
+	trustedProxies  string
+	sessionTTL      time.Duration
+	shutdownTimeout time.Duration
+	// Protocol limits (see docs/protocol.md).
+	maxMessageBytes   int
+	wsRate            float64
+	wsBurst           int
+	ipMaxSockets      int
+	ipMaxChatsPerHour int
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c serveConfig
+	fs := newFlagSet("serve", serveUsage, stderr)
+	c.storeConfig.register(fs)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address (host:port)")
+	fs.StringVar(&c.publicURL, "public-url", "", "URL that browsers, embed snippets and emails use to reach the server (default http://<addr>)")
+	fs.StringVar(&c.redisURL, "redis-url", "", "cluster mode: Redis URL for presence and fan-out (requires --postgres-url)")
+	fs.StringVar(&c.redisPrefix, "redis-prefix", "switchboard:", "prefix of every Redis key and channel")
+	fs.StringVar(&c.smtpURL, "smtp-url", "", "SMTP server for outgoing mail (smtp://user:pass@host:587, smtps://…); empty logs mail instead")
+	fs.StringVar(&c.portalName, "portal-name", "Switchboard", "name of the portal and of the default department")
+	fs.StringVar(&c.adminEmail, "admin-email", "", "first start only: the first admin's email (default "+defaultAdminEmail+")")
+	fs.StringVar(&c.adminPassword, "admin-password", "", "first start only: the first admin's password (default: generated and printed once)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For / Forwarded headers are believed")
+	fs.DurationVar(&c.sessionTTL, "session-ttl", 7*24*time.Hour, "how long an operator's login lasts")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight work before exiting")
+	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", 8192, "largest chat message body, in UTF-8 bytes")
+	fs.Float64Var(&c.wsRate, "ws-rate", 20, "frames per second allowed per WebSocket connection (0 turns the limit off)")
+	fs.IntVar(&c.wsBurst, "ws-burst", 40, "burst of frames allowed above --ws-rate")
+	fs.IntVar(&c.ipMaxSockets, "ip-max-sockets", 200, "open WebSockets allowed per client IP")
+	fs.IntVar(&c.ipMaxChatsPerHour, "ip-max-chats-per-hour", 100, "new chats allowed per client IP per hour")
+	if err := parseWithEnv(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see 'switchboard serve --help')", fs.Arg(0))
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	if c.publicURL == "" {
+		c.publicURL = "http://" + c.addr
+	}
+	c.publicURL = strings.TrimRight(c.publicURL, "/")
+	ips, err := clientip.New(c.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+
+	st, where, err := c.openStore(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("store ready", "store", where)
+
+	setup, password, err := firstStart(ctx, st, c)
+	if err != nil {
+		return err
+	}
+
+	srv, err := api.New(api.Config{Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log})
+	if err != nil {
+		return err
+	}
+	srv.Handle("GET /{$}", console.Handler())
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on --addr %s: %w", c.addr, err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	printBanner(stdout, c, setup, password)
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", c.publicURL, "version", version)
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", c.shutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// check validates flag combinations with messages that say what to do.
+func (c *serveConfig) check() error {
+	if c.redisURL != "" && c.postgresURL == "" {
+		return errors.New("--redis-url (cluster mode) needs --postgres-url: every node must share one PostgreSQL; SQLite is for a single node")
+	}
+	if c.redisURL != "" {
+		return errors.New("--redis-url: cluster mode is not available in this version yet; run a single node")
+	}
+	if c.smtpURL != "" {
+		return errors.New("--smtp-url: sending mail is not available in this version yet; leave it empty")
+	}
+	if c.maxMessageBytes < 1 || c.maxMessageBytes > 60000 {
+		return errors.New("--max-message-bytes must be between 1 and 60000 (a frame is at most 64 KiB)")
+	}
+	if c.wsRate < 0 || c.wsBurst < 0 || c.ipMaxSockets < 1 || c.ipMaxChatsPerHour < 1 {
+		return errors.New("--ws-rate and --ws-burst must be ≥ 0; --ip-max-sockets and --ip-max-chats-per-hour ≥ 1")
+	}
+	if c.sessionTTL < time.Minute {
+		return errors.New("--session-ttl must be at least 1m")
+	}
+	return nil
+}
+
+// firstStart creates the default department and first admin once per
+// database. It returns the generated password when it made one.
+func firstStart(ctx context.Context, st store.Store, c serveConfig) (store.SetupResult, string, error) {
+	email := c.adminEmail
+	if email == "" {
+		email = defaultAdminEmail
+	}
+	password, generated := c.adminPassword, false
+	if password == "" {
+		password, generated = auth.GeneratePassword(), true
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return store.SetupResult{}, "", err
+	}
+	res, err := st.Setup(ctx, store.Setup{PortalName: c.portalName, AdminEmail: email, AdminName: "Admin", AdminPasswordHash: hash})
+	if err != nil {
+		return res, "", fmt.Errorf("first-start setup: %w", err)
+	}
+	if !res.Created || !generated {
+		password = ""
+	}
+	return res, password, nil
+}
+
+func printBanner(w io.Writer, c serveConfig, setup store.SetupResult, password string) {
+	fmt.Fprintf(w, "\nSwitchboard %s is running.\n\n", version)
+	fmt.Fprintf(w, "  Console:      %s/\n", c.publicURL)
+	if setup.Created {
+		fmt.Fprintf(w, "  Admin email:  %s\n", setup.Admin.Email)
+		if password != "" {
+			fmt.Fprintf(w, "  Password:     %s   (shown only now; change it after you log in)\n", password)
+		}
+		fmt.Fprintf(w, "  Department:   %q (public) was created for you\n", setup.Department.Name)
+	}
+	fmt.Fprintf(w, "  Health:       %s/readyz\n\n", c.publicURL)
+	fmt.Fprintln(w, "Press Ctrl-C to stop.")
+}
