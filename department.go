@@ -94,12 +94,10 @@ func (s EmailSetting) Recipients() []string {
 	return s.To
 }
 
-// Normalize trims the department's text fields, fills defaults for zero
-// values and makes nil lists empty, so that stored and returned departments
-// look the same.
+// Normalize tidies the department (see Tidy) and fills defaults for zero
+// values, so that stored and returned departments look the same.
 func (d *Department) Normalize() {
-	d.Name = strings.TrimSpace(d.Name)
-	d.Description = strings.TrimSpace(d.Description)
+	d.Tidy()
 	if d.Visibility == "" {
 		d.Visibility = Public
 	}
@@ -112,6 +110,14 @@ func (d *Department) Normalize() {
 	if d.WaitTimeoutS == 0 {
 		d.WaitTimeoutS = DefaultWaitTimeout
 	}
+}
+
+// Tidy trims text fields, makes nil lists empty and drops a private
+// department's widget key, but fills no defaults: input that sets a field to
+// its zero value explicitly is then refused by Validate.
+func (d *Department) Tidy() {
+	d.Name = strings.TrimSpace(d.Name)
+	d.Description = strings.TrimSpace(d.Description)
 	d.Email.FromAddress = strings.TrimSpace(d.Email.FromAddress)
 	for _, s := range d.Email.settings() {
 		if s.To == nil {

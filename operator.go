@@ -62,16 +62,22 @@ type Operator struct {
 	PasswordHash string `json:"-"`
 }
 
-// Normalize trims text fields and fills defaults for zero values.
+// Normalize tidies the operator (see Tidy) and fills defaults for zero values.
 func (o *Operator) Normalize() {
-	o.Name = strings.TrimSpace(o.Name)
-	o.Email = strings.ToLower(strings.TrimSpace(o.Email))
+	o.Tidy()
 	if o.Role == "" {
 		o.Role = RoleOperator
 	}
 	if o.MaxChats == 0 {
 		o.MaxChats = DefaultMaxChats
 	}
+}
+
+// Tidy trims the name, lower-cases the email and makes nil lists empty, but
+// fills no defaults.
+func (o *Operator) Tidy() {
+	o.Name = strings.TrimSpace(o.Name)
+	o.Email = strings.ToLower(strings.TrimSpace(o.Email))
 	if o.DepartmentIDs == nil {
 		o.DepartmentIDs = []string{}
 	}

@@ -120,6 +120,7 @@ func (s *Server) routes() {
 	m.Handle("POST /api/logout", s.authed(switchboard.RoleOperator, s.handleLogout))
 	m.Handle("GET /api/me", s.authed(switchboard.RoleOperator, s.handleMe))
 	m.Handle("PATCH /api/me", s.authed(switchboard.RoleOperator, s.handlePatchMe))
+	m.Handle("POST /api/ws-ticket", s.authed(switchboard.RoleOperator, s.handleTicket))
 
 	m.Handle("GET /api/departments", s.authed(switchboard.RoleOperator, s.handleListDepartments))
 	m.Handle("POST /api/departments", s.authed(switchboard.RoleAdmin, s.handleCreateDepartment))

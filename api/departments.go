@@ -76,7 +76,7 @@ func mergeDepartment(d *switchboard.Department, body map[string]any) error {
 		return err
 	}
 	in.applyTo(d)
-	d.Normalize()
+	d.Tidy() // no defaults: d had them before the merge, so a zero here was sent on purpose
 	return d.Validate()
 }
 

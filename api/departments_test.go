@@ -124,7 +124,10 @@ func TestDepartmentPublicWidgetAndEmbed(t *testing.T) {
 			t.Fatalf("public department = %+v", pub)
 		}
 		key := *pub.WidgetKey
-		var embed struct{ WidgetKey, Snippet string }
+		var embed struct {
+			WidgetKey string `json:"widget_key"`
+			Snippet   string
+		}
 		e.admin.do("GET", "/api/departments/"+pub.ID+"/embed", nil, 200, &embed)
 		if embed.WidgetKey != key || !strings.Contains(embed.Snippet, e.srv.URL+"/widget/"+key+".js") || !strings.Contains(embed.Snippet, "<script") {
 			t.Fatalf("embed = %+v", embed)
@@ -230,7 +233,7 @@ func TestDepartmentBadInput(t *testing.T) {
 		e.admin.fails("GET", "/api/departments?limit=0", nil, 400, "bad_request", "limit")
 		e.admin.fails("GET", "/api/departments?limit=201", nil, 400, "bad_request", "limit")
 		e.admin.fails("GET", "/api/departments?limit=ten", nil, 400, "bad_request", "limit")
-		e.admin.fails("GET", "/api/departments?cursor=%%%garbage", nil, 400, "bad_request", "cursor")
+		e.admin.fails("GET", "/api/departments?cursor=%21%21not-a-cursor", nil, 400, "bad_request", "cursor")
 		e.admin.fails("GET", "/api/departments/nosuch", nil, 404, "not_found", "")
 		e.admin.fails("PATCH", "/api/departments/nosuch", `{"name":"x"}`, 404, "not_found", "")
 		e.admin.fails("DELETE", "/api/departments/nosuch?confirm=true", nil, 404, "not_found", "")

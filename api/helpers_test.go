@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,42 +14,15 @@ import (
 	"github.com/switchboard-chat/switchboard/api"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/internal/testenv"
+	"github.com/switchboard-chat/switchboard/internal/teststore"
 	"github.com/switchboard-chat/switchboard/store"
-	"github.com/switchboard-chat/switchboard/store/postgres"
-	"github.com/switchboard-chat/switchboard/store/sqlite"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // backends runs f once per store backend: the same API tests must pass on
 // the embedded default and on PostgreSQL.
-func backends(t *testing.T, f func(t *testing.T, st store.Store)) {
-	t.Helper()
-	open := map[string]func(t *testing.T) store.Store{
-		"sqlite": func(t *testing.T) store.Store {
-			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sb.db"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		},
-		"postgres": func(t *testing.T) store.Store {
-			st, err := postgres.Open(t.Context(), testenv.PostgresURL(t), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		},
-	}
-	for _, name := range []string{"sqlite", "postgres"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			f(t, open[name](t))
-		})
-	}
-}
+func backends(t *testing.T, f func(t *testing.T, st store.Store)) { teststore.Each(t, f) }
 
 const adminPassword = "correct horse battery"
 

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
-	"github.com/switchboard-chat/switchboard/store"
 )
 
 // operatorView is an operator as the API shows it, with live status.
@@ -60,7 +58,7 @@ func mergeOperator(o *switchboard.Operator, body map[string]any) (passwordChange
 		return false, err
 	}
 	o.Name, o.Email, o.Role, o.MaxChats, o.Enabled, o.Locale = in.Name, in.Email, in.Role, in.MaxChats, in.Enabled, in.Locale
-	o.Normalize()
+	o.Tidy() // no defaults: o had them before the merge, so a zero here was sent on purpose
 	if err := o.Validate(); err != nil {
 		return false, err
 	}
@@ -138,14 +136,10 @@ func (s *Server) handlePatchOperator(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	id := r.PathValue("id")
-	var passwordChanged, lostAdmin bool
+	// The store refuses to demote or disable the last enabled admin.
+	var passwordChanged bool
 	o, err := s.store.UpdateOperator(r.Context(), id, func(o *switchboard.Operator) error {
-		wasAdmin := o.Enabled && o.Role == switchboard.RoleAdmin
 		passwordChanged, err = mergeOperator(o, body)
-		lostAdmin = wasAdmin && !(o.Enabled && o.Role == switchboard.RoleAdmin)
-		if err == nil && lostAdmin {
-			err = s.checkOtherAdmin(r.Context(), id)
-		}
 		return err
 	})
 	if err != nil {
@@ -165,27 +159,6 @@ func (s *Server) handlePatchOperator(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	writeJSON(w, http.StatusOK, s.operatorView(o))
-}
-
-// checkOtherAdmin fails with a conflict unless an enabled admin other than
-// id exists, so the last admin cannot lock everyone out.
-func (s *Server) checkOtherAdmin(ctx context.Context, id string) error {
-	p := store.Page{Limit: store.MaxLimit}
-	for {
-		ops, next, err := s.store.Operators(ctx, p)
-		if err != nil {
-			return err
-		}
-		for _, o := range ops {
-			if o.ID != id && o.Enabled && o.Role == switchboard.RoleAdmin {
-				return nil
-			}
-		}
-		if next == "" {
-			return &switchboard.ConflictError{Field: "role", Message: "this is the last enabled admin; make another admin first"}
-		}
-		p.Cursor = next
-	}
 }
 
 func (s *Server) handleDeleteOperator(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -267,5 +240,13 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, r, badQuery(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	type auditView struct {
+		switchboard.AuditEntry
+		At string `json:"at"`
+	}
+	views := make([]auditView, len(items))
+	for i, e := range items {
+		views[i] = auditView{AuditEntry: e, At: e.At.UTC().Format(switchboard.TimeFormat)}
+	}
+	writeJSON(w, http.StatusOK, newList(views, next))
 }

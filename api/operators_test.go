@@ -82,14 +82,15 @@ func TestOperators(t *testing.T) {
 		var me struct{ ID string }
 		e.admin.do("GET", "/api/me", nil, 200, &me)
 		e.admin.fails("PATCH", "/api/operators/"+me.ID, map[string]any{"role": "operator"}, 409, "conflict", "role")
-		e.admin.fails("PATCH", "/api/operators/"+me.ID, map[string]any{"enabled": false}, 409, "conflict", "role")
+		e.admin.fails("PATCH", "/api/operators/"+me.ID, map[string]any{"enabled": false}, 409, "conflict", "enabled")
 		e.admin.fails("DELETE", "/api/operators/"+me.ID, nil, 409, "conflict", "")
 
 		e.admin.do("DELETE", "/api/operators/"+o.ID, nil, 204, nil)
 		e.admin.fails("GET", "/api/operators/"+o.ID, nil, 404, "not_found", "")
 		var audit struct {
 			Items []struct {
-				Action, ObjectID string `json:"object_id"`
+				Action   string `json:"action"`
+				ObjectID string `json:"object_id"`
 			}
 		}
 		e.admin.do("GET", "/api/audit", nil, 200, &audit)

@@ -41,7 +41,7 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, c *caller)
 // writes must also come from our own origin (CSRF).
 func (s *Server) authed(min switchboard.Role, h authedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.Authenticate(r)
+		c, err := s.authenticate(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -58,14 +58,23 @@ func (s *Server) authed(min switchboard.Role, h authedHandler) http.Handler {
 	})
 }
 
-// Authenticate finds the session of a request (bearer token first, then the
-// cookie). It returns switchboard.ErrUnauthorized when there is none.
-func (s *Server) Authenticate(r *http.Request) (*caller, error) {
+// Authenticate finds the operator and session (token hash) of a request:
+// bearer token first, then the cookie. Without a live session the error
+// matches switchboard.ErrUnauthorized. The WebSocket endpoint uses it too.
+func (s *Server) Authenticate(r *http.Request) (switchboard.Operator, string, error) {
+	c, err := s.authenticate(r)
+	if err != nil {
+		return switchboard.Operator{}, "", err
+	}
+	return c.Operator, c.tokenHash, nil
+}
+
+func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	token, viaCookie := "", false
 	if h := r.Header.Get("Authorization"); h != "" {
 		t, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || strings.TrimSpace(t) == "" {
-			return nil, errorf(http.StatusUnauthorized, "unauthorized", "", "the Authorization header must be 'Bearer <token>'")
+			return nil, unauthorized("the Authorization header must be 'Bearer <token>'")
 		}
 		token = strings.TrimSpace(t)
 	} else if ck, err := r.Cookie(SessionCookie); err == nil && ck.Value != "" {
@@ -77,7 +86,7 @@ func (s *Server) Authenticate(r *http.Request) (*caller, error) {
 	hash := auth.HashToken(token)
 	_, op, err := s.store.SessionOperator(r.Context(), hash, s.now())
 	if errors.Is(err, switchboard.ErrNotFound) {
-		return nil, errorf(http.StatusUnauthorized, "unauthorized", "", "the session has expired or was ended; log in again")
+		return nil, unauthorized("the session has expired or was ended; log in again")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
@@ -206,4 +215,25 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, c *caller)
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, c *caller) {
 	writeJSON(w, http.StatusOK, s.operatorView(c.Operator))
+}
+
+// unauthorized is a 401 that still matches switchboard.ErrUnauthorized.
+func unauthorized(msg string) error {
+	return fmt.Errorf("%w: %w", switchboard.ErrUnauthorized, errorf(http.StatusUnauthorized, "unauthorized", "", msg))
+}
+
+// TicketTTL is how long a one-time WebSocket ticket stays valid.
+const TicketTTL = 30 * time.Second
+
+// handleTicket issues a one-time ticket for the operator WebSocket, which
+// browsers cannot authenticate with headers. The ticket is stored (hashed)
+// so every node accepts it, and is tied to the caller's session.
+func (s *Server) handleTicket(w http.ResponseWriter, r *http.Request, c *caller) {
+	ticket := switchboard.NewToken()
+	exp := s.now().Add(TicketTTL).UTC().Truncate(time.Millisecond)
+	if err := s.store.CreateTicket(r.Context(), auth.HashToken(ticket), c.ID, c.tokenHash, exp); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"ticket": ticket, "expires_at": exp.Format(switchboard.TimeFormat)})
 }

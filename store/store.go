@@ -34,11 +34,17 @@ type Page struct {
 // when several nodes start at once: exactly one of them creates the default
 // department and the first admin.
 type Setup struct {
-	PortalName        string // name of the default public department
+	PortalName        string // name of the default public department; "" means DefaultPortalName
 	AdminEmail        string
-	AdminName         string
+	AdminName         string // "" means DefaultAdminName
 	AdminPasswordHash string
 }
+
+// Defaults of the zero fields of Setup.
+const (
+	DefaultPortalName = "Switchboard"
+	DefaultAdminName  = "Administrator"
+)
 
 // SetupResult says what Setup found or created.
 type SetupResult struct {
@@ -55,6 +61,8 @@ type SetupResult struct {
 // *switchboard.ConflictError naming the field for uniqueness clashes.
 // Other errors are wrapped with the operation's name.
 type Store interface {
+	ChatStore
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connections; pending group commits are flushed first.
@@ -69,8 +77,8 @@ type Store interface {
 	// CreateDepartment stores a new, normalized and validated department. It
 	// fills ID, WidgetKey (public departments), CreatedAt and UpdatedAt.
 	// Every d.OperatorIDs entry must exist (else a ValidationError for
-	// "operator_ids"); a name already used by a live department is a
-	// ConflictError for "name".
+	// "operator_ids"); a name already used by a live department (ignoring
+	// case) is a ConflictError for "name".
 	CreateDepartment(ctx context.Context, d *switchboard.Department) error
 	// Department returns a live (not deleted) department.
 	Department(ctx context.Context, id string) (switchboard.Department, error)
@@ -81,16 +89,21 @@ type Store interface {
 	Departments(ctx context.Context, p Page) (items []switchboard.Department, next string, err error)
 	// UpdateDepartment reads the department, calls update on it and stores
 	// the result, all in one transaction. update normalizes and validates.
-	// Turning a department public gives it a widget key; private drops it.
-	// OperatorIDs replaces the pool.
+	// Turning a department public gives it a widget key; private drops it;
+	// clearing the key of a public department gives it a new one. ID and
+	// CreatedAt cannot change. OperatorIDs replaces the pool (each must
+	// exist, as for CreateDepartment). An error of update is returned as
+	// it is, and nothing changes.
 	UpdateDepartment(ctx context.Context, id string, update func(*switchboard.Department) error) (switchboard.Department, error)
 	// DeleteDepartment removes a department from every list and lookup; its
 	// chats stay in history with the department's name. Deleting the last
 	// live department is a ConflictError. The deletion is audited as actorID.
 	DeleteDepartment(ctx context.Context, id, actorID string) error
-	// AddDepartmentOperator associates an operator (idempotent).
+	// AddDepartmentOperator associates an operator (idempotent);
+	// ErrNotFound when the department or the operator does not exist.
 	AddDepartmentOperator(ctx context.Context, departmentID, operatorID string) error
-	// RemoveDepartmentOperator dissociates an operator (idempotent).
+	// RemoveDepartmentOperator dissociates an operator (idempotent);
+	// ErrNotFound when the department or the operator does not exist.
 	RemoveDepartmentOperator(ctx context.Context, departmentID, operatorID string) error
 
 	// CreateOperator stores a new, normalized and validated operator with its
@@ -104,23 +117,32 @@ type Store interface {
 	// Operators lists operators, oldest first, with their DepartmentIDs.
 	Operators(ctx context.Context, p Page) (items []switchboard.Operator, next string, err error)
 	// UpdateOperator is UpdateDepartment for operators (PasswordHash included;
-	// DepartmentIDs is read-only here).
+	// DepartmentIDs is read-only here). Demoting or disabling the last
+	// enabled admin is a ConflictError (for "role" or "enabled").
 	UpdateOperator(ctx context.Context, id string, update func(*switchboard.Operator) error) (switchboard.Operator, error)
 	// DeleteOperator removes an operator, its sessions and memberships.
 	// Deleting the last enabled admin is a ConflictError. Audited as actorID.
 	DeleteOperator(ctx context.Context, id, actorID string) error
 
-	// CreateSession stores a session (by token hash).
+	// CreateSession stores a session (by token hash); ErrNotFound when its
+	// operator does not exist.
 	CreateSession(ctx context.Context, s switchboard.Session) error
 	// SessionOperator returns the session with that token hash and its
-	// operator; ErrNotFound when it does not exist, expired before now, or
-	// its operator is disabled or deleted.
+	// operator; ErrNotFound when it does not exist, has expired (ExpiresAt
+	// is not after now), or its operator is disabled or deleted.
 	SessionOperator(ctx context.Context, tokenHash string, now time.Time) (switchboard.Session, switchboard.Operator, error)
 	// DeleteSession ends one session (idempotent).
 	DeleteSession(ctx context.Context, tokenHash string) error
 	// DeleteOperatorSessions ends every session of an operator, but keep
 	// (which may be "") — used on password change and disable.
 	DeleteOperatorSessions(ctx context.Context, operatorID, keep string) error
+
+	// CreateTicket stores a one-time WebSocket ticket (by hash) for an
+	// operator's session; it is valid until expiresAt.
+	CreateTicket(ctx context.Context, ticketHash, operatorID, sessionHash string, expiresAt time.Time) error
+	// ConsumeTicket deletes the ticket and returns its operator and session
+	// hash; ErrNotFound when it does not exist, was used, or expired before now.
+	ConsumeTicket(ctx context.Context, ticketHash string, now time.Time) (operatorID, sessionHash string, err error)
 
 	// AuditLog lists audit entries, newest first.
 	AuditLog(ctx context.Context, p Page) (items []switchboard.AuditEntry, next string, err error)

@@ -1,0 +1,116 @@
+// Package sqlite is the embedded store.Store of a single Switchboard node:
+// one SQLite file, through modernc.org/sqlite (pure Go, no cgo).
+//
+// Every connection runs in WAL mode with synchronous=FULL, so a committed
+// transaction survives a crash of the process or the machine; foreign keys
+// are enforced; transactions begin IMMEDIATE, so a transaction that writes
+// never fails half-way for want of the write lock.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"runtime"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/switchboard-chat/switchboard/store"
+	"github.com/switchboard-chat/switchboard/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect describes SQLite to sqlstore.
+var Dialect = sqlstore.Dialect{
+	Name:              "sqlite",
+	Migrations:        mustSub(migrations, "migrations"),
+	IsUniqueViolation: isUniqueViolation,
+	IsUnavailable:     isBusy,
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// DB is a store.Store in a SQLite file.
+type DB struct {
+	*sqlstore.DB
+	read, write *sql.DB // closed by sqlstore.DB.Close
+}
+
+var _ store.Store = (*DB)(nil)
+
+// dsnParams are the connection settings of every connection. busy_timeout
+// comes first so that the others wait for a lock instead of failing.
+const dsnParams = "_pragma=busy_timeout(10000)" +
+	"&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(FULL)" +
+	"&_pragma=foreign_keys(1)" +
+	"&_txlock=immediate"
+
+// Open opens (creating it if needed) the SQLite database file at path and
+// applies the migrations it lacks. The directory must exist. log may be nil.
+func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	if path == "" || strings.Contains(path, "?") {
+		return nil, fmt.Errorf("sqlite: open %q: the path must be non-empty, without '?'", path)
+	}
+	dsn := path + "?" + dsnParams
+	read, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		read.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// SQLite has one writer at a time. One write connection makes the
+	// transactions of this process queue in database/sql, in order, rather
+	// than poll the file lock; busy_timeout still covers other processes
+	// (switchboard migrate, admin commands). Readers run concurrently in WAL.
+	write.SetMaxOpenConns(1)
+	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+
+	db := &DB{
+		DB:    sqlstore.New(sqlstore.Config{DB: read, WriteDB: write, Dialect: Dialect, Logger: log}),
+		read:  read,
+		write: write,
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func sqliteCode(err error) (int, bool) {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return 0, false
+	}
+	return e.Code(), true
+}
+
+func isUniqueViolation(err error) bool {
+	code, ok := sqliteCode(err)
+	return ok && (code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// isBusy reports a lock still held by another process after busy_timeout.
+func isBusy(err error) bool {
+	code, ok := sqliteCode(err)
+	return ok && (code&0xff == sqlite3.SQLITE_BUSY || code&0xff == sqlite3.SQLITE_LOCKED)
+}
