@@ -66,3 +66,29 @@ func TestLimiter(t *testing.T) {
 		t.Fatalf("%d buckets after an hour idle, want 1", len(l.buckets))
 	}
 }
+
+func TestVisitorTokens(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
+	v, err := NewVisitorTokens(key, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	tok := v.Sign("visitor1", now)
+	if id, err := v.Verify(tok, now.Add(59*time.Minute)); err != nil || id != "visitor1" {
+		t.Fatalf("Verify = %q, %v", id, err)
+	}
+	if _, err := v.Verify(tok, now.Add(61*time.Minute)); !errors.Is(err, ErrBadToken) {
+		t.Fatal("expired token accepted")
+	}
+	other, _ := NewVisitorTokens([]byte(strings.Repeat("x", 32)), time.Hour)
+	forged := []string{"", "abc", tok + "x", strings.Replace(tok, "visitor1", "visitor2", 1), other.Sign("visitor1", now)}
+	for _, f := range forged {
+		if _, err := v.Verify(f, now); !errors.Is(err, ErrBadToken) {
+			t.Errorf("forged token %q accepted", f)
+		}
+	}
+	if _, err := NewVisitorTokens([]byte("short"), 0); err == nil {
+		t.Fatal("short key accepted")
+	}
+}
