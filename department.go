@@ -164,11 +164,11 @@ func (d *Department) Validate() error {
 	if d.Routing != RoutingAuto && d.Routing != RoutingBroadcast {
 		return Invalid("routing", "must be %q or %q", RoutingAuto, RoutingBroadcast)
 	}
-	if d.RingTimeoutS < 5 || d.RingTimeoutS > 600 {
-		return Invalid("ring_timeout_s", "must be between 5 and 600 seconds")
+	if d.RingTimeoutS < 1 || d.RingTimeoutS > 600 {
+		return Invalid("ring_timeout_s", "must be between 1 and 600 seconds")
 	}
-	if d.WaitTimeoutS < 10 || d.WaitTimeoutS > 3600 {
-		return Invalid("wait_timeout_s", "must be between 10 and 3600 seconds")
+	if d.WaitTimeoutS < 1 || d.WaitTimeoutS > 3600 {
+		return Invalid("wait_timeout_s", "must be between 1 and 3600 seconds")
 	}
 	if d.Locale != "" && d.Locale != "en" && d.Locale != "ja" {
 		return Invalid("locale", `must be "en", "ja" or "" (follow the visitor's browser)`)

@@ -69,7 +69,7 @@ func TestDepartmentValidateNamesTheField(t *testing.T) {
 		"name":                func(d *switchboard.Department) { d.Name = "" },
 		"visibility":          func(d *switchboard.Department) { d.Visibility = "hidden" },
 		"routing":             func(d *switchboard.Department) { d.Routing = "x" },
-		"wait_timeout_s":      func(d *switchboard.Department) { d.WaitTimeoutS = 1 },
+		"wait_timeout_s":      func(d *switchboard.Department) { d.WaitTimeoutS = 3601 },
 		"locale":              func(d *switchboard.Department) { d.Locale = "fr" },
 		"allowed_origins":     func(d *switchboard.Department) { d.AllowedOrigins = []string{"nope"} },
 		"email.from_address":  func(d *switchboard.Department) { d.Email.FromAddress = "x" },

@@ -31,6 +31,7 @@ Usage:
   switchboard admin create-operator --email E --name N [--password P] [--role admin|supervisor|operator]
   switchboard admin reset-password --email E [--password P]
   switchboard version           print the version
+  switchboard bench [flags]     load-test a server and check its guarantees (see 'switchboard bench --help')
 
 With no flags the server keeps everything in ./data (SQLite), listens on
 http://127.0.0.1:8080 and prints the first admin's password on its first start.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, args, stdout, stderr)
 	case "admin":
 		return admin(ctx, args, stdout, stderr)
+	case "bench":
+		return bench(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "switchboard", version)
 		return nil

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-chat/switchboard/api"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
-	"github.com/switchboard-chat/switchboard/console"
+	"github.com/switchboard-chat/switchboard/server"
+	"github.com/switchboard-chat/switchboard/session"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -103,11 +103,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	srv, err := api.New(api.Config{Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log})
+	srv, err := server.New(ctx, server.Config{
+		Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log,
+		Live: session.Config{
+			MaxMessageBytes:   c.maxMessageBytes,
+			Rate:              c.wsRate,
+			Burst:             c.wsBurst,
+			IPMaxSockets:      c.ipMaxSockets,
+			IPMaxChatsPerHour: c.ipMaxChatsPerHour,
+		},
+	})
 	if err != nil {
 		return err
 	}
-	srv.Handle("GET /{$}", console.Handler())
+	defer srv.Close()
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
@@ -132,7 +141,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("shutting down", "timeout", c.shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	// Shutdown does not wait for hijacked (WebSocket) connections: tell
+	// those clients to reconnect elsewhere (1001) and wait for their
+	// in-flight frames to finish.
+	err = httpSrv.Shutdown(shutdownCtx)
+	if derr := srv.Drain(shutdownCtx); derr != nil {
+		log.Warn("drain incomplete", "err", derr)
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")

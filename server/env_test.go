@@ -1,0 +1,143 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/auth"
+	"github.com/switchboard-chat/switchboard/internal/testenv"
+	"github.com/switchboard-chat/switchboard/server"
+	"github.com/switchboard-chat/switchboard/session"
+	"github.com/switchboard-chat/switchboard/store"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// node is one running server over a real store, with the first admin
+// logged in and the default department's widget key at hand.
+type node struct {
+	t          testing.TB
+	st         store.Store
+	srv        *server.Server
+	http       *httptest.Server
+	adminToken string
+	dept       switchboard.Department
+}
+
+type nodeOptions struct {
+	live  session.Config
+	grace time.Duration
+}
+
+func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
+	t.Helper()
+	hash, err := auth.HashPassword("admin-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Setup(t.Context(), store.Setup{PortalName: "Acme", AdminEmail: "admin@example.com", AdminName: "Admin", AdminPasswordHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{t: t, st: st, dept: res.Department}
+	n.http = httptest.NewUnstartedServer(nil)
+	n.srv, err = server.New(context.Background(), server.Config{Store: st, PublicURL: "http://" + n.http.Listener.Addr().String(), Live: opts.live, OperatorGrace: opts.grace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.http.Config.Handler = n.srv
+	n.http.Start()
+	t.Cleanup(func() {
+		n.http.CloseClientConnections()
+		n.http.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.srv.Drain(ctx)
+		n.srv.Close()
+	})
+	var login struct{ Token string }
+	n.api("", "POST", "/api/login", map[string]string{"email": "admin@example.com", "password": "admin-password"}, 200, &login)
+	n.adminToken = login.Token
+	return n
+}
+
+// api calls the HTTP API and checks the status.
+func (n *node) api(token, method, path string, body any, want int, out any) {
+	n.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, n.http.URL+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		n.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, data, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			n.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// operator creates an operator in the given departments and returns its id
+// and a bearer token.
+func (n *node) operator(name string, maxChats int, deptIDs ...string) (id, token string) {
+	n.t.Helper()
+	email := name + "@example.com"
+	var o struct{ ID string }
+	n.api(n.adminToken, "POST", "/api/operators", map[string]any{"name": name, "email": email, "password": "password-" + name, "role": "operator", "max_chats": maxChats}, 201, &o)
+	for _, d := range deptIDs {
+		n.api(n.adminToken, "PUT", "/api/departments/"+d+"/operators/"+o.ID, nil, 204, nil)
+	}
+	var login struct{ Token string }
+	n.api("", "POST", "/api/login", map[string]string{"email": email, "password": "password-" + name}, 200, &login)
+	return o.ID, login.Token
+}
+
+// department creates a public department with the given timeouts, set
+// through the store so tests may use timeouts shorter than the API allows.
+func (n *node) department(name string, ringS, waitS int) switchboard.Department {
+	n.t.Helper()
+	var d struct{ ID string }
+	n.api(n.adminToken, "POST", "/api/departments", map[string]any{"name": name, "visibility": "public"}, 201, &d)
+	dep, err := n.st.UpdateDepartment(n.t.Context(), d.ID, func(d *switchboard.Department) error {
+		d.RingTimeoutS, d.WaitTimeoutS = ringS, waitS
+		return nil
+	})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return dep
+}
+
+func (n *node) visitor(name, widgetKey, token string) *wsClient {
+	n.t.Helper()
+	url := wsURL(n.http.URL, "/ws/visitor?widget="+widgetKey)
+	if token != "" {
+		url += "&token=" + token
+	}
+	return dial(n.t, name, url, nil)
+}
+
+func (n *node) operatorConn(name, token string) *wsClient {
+	n.t.Helper()
+	return dial(n.t, name, wsURL(n.http.URL, "/ws/operator"), http.Header{"Authorization": {"Bearer " + token}})
+}

@@ -1,0 +1,116 @@
+// Package server composes Switchboard's parts into one http.Handler: the
+// HTTP API, the WebSocket endpoints, the router between them and the
+// embedded console. cmd/switchboard and the end-to-end tests both build
+// the server here, so they can never be wired differently.
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/api"
+	"github.com/switchboard-chat/switchboard/auth"
+	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/console"
+	"github.com/switchboard-chat/switchboard/router"
+	"github.com/switchboard-chat/switchboard/session"
+	"github.com/switchboard-chat/switchboard/store"
+)
+
+// Config configures a server. Zero values take each part's defaults.
+type Config struct {
+	Store      store.Store // required, already migrated
+	PublicURL  string      // required: where browsers reach the server
+	IPs        *clientip.Resolver
+	SessionTTL time.Duration
+	// Live holds the WebSocket limits; its Store, Router, Authenticate,
+	// VisitorTokens, IPs, ConsoleOrigin and Log are filled here.
+	Live session.Config
+	// OperatorGrace is how long a disconnected operator keeps its chats
+	// (0 means the router's default, 30 s).
+	OperatorGrace time.Duration
+	Log           *slog.Logger
+}
+
+// Server is a running Switchboard node.
+type Server struct {
+	http.Handler
+	API    *api.Server
+	Live   *session.Server
+	Router *router.Router
+}
+
+// New wires the parts and starts the router (which rebuilds its queues
+// from the store). Close the server to stop the router's timers.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("server: public URL %q is not absolute", cfg.PublicURL)
+	}
+	consoleOrigin, err := switchboard.CanonicalOrigin(u.Scheme + "://" + u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("server: public URL: %w", err)
+	}
+	// The visitor-token key lives in the store so every node signs alike.
+	key, err := cfg.Store.EnsureSetting(ctx, "visitor_token_key", hex.EncodeToString([]byte(switchboard.NewToken())))
+	if err != nil {
+		return nil, fmt.Errorf("server: visitor token key: %w", err)
+	}
+	tokens, err := auth.NewVisitorTokens([]byte(key), 0)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{}
+	live := cfg.Live
+	live.Store = cfg.Store
+	live.Authenticate = func(r *http.Request) (switchboard.Operator, string, error) { return s.API.Authenticate(r) }
+	live.VisitorTokens = tokens
+	live.IPs = cfg.IPs
+	live.ConsoleOrigin = consoleOrigin
+	live.Log = cfg.Log
+	if s.Live, err = session.New(live); err != nil {
+		return nil, err
+	}
+	if s.Router, err = router.New(router.Config{Store: cfg.Store, Notifier: s.Live, Log: cfg.Log, Grace: cfg.OperatorGrace}); err != nil {
+		return nil, err
+	}
+	s.Live.Attach(s.Router)
+	if err := s.Router.Start(ctx); err != nil {
+		return nil, fmt.Errorf("server: start router: %w", err)
+	}
+	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log})
+	if err != nil {
+		s.Router.Close()
+		return nil, err
+	}
+	s.API.Handle("GET /ws/visitor", s.Live.Visitor())
+	s.API.Handle("GET /ws/operator", s.Live.Operator())
+	s.API.Handle("GET /{$}", console.Handler())
+	s.Handler = s.API
+	return s, nil
+}
+
+// Drain tells every WebSocket client to reconnect elsewhere (1001) and
+// waits until their connections ended or ctx is done. Call it after
+// http.Server.Shutdown, which does not wait for hijacked connections.
+func (s *Server) Drain(ctx context.Context) error {
+	s.Live.CloseAll()
+	done := make(chan struct{})
+	go func() { s.Live.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("server: connections still open: %w", ctx.Err())
+	}
+}
+
+// Close stops the router's timers.
+func (s *Server) Close() { s.Router.Close() }
