@@ -25,6 +25,9 @@ type Presence interface {
 	// DepartmentOnline reports whether an operator of the department can
 	// take a chat now.
 	DepartmentOnline(departmentID string) bool
+	// OperatorUpdated tells the router an operator's record changed
+	// (max_chats, enabled), so the change applies at once.
+	OperatorUpdated(ctx context.Context, operatorID string) error
 }
 
 // Config configures the API. Zero values take the documented defaults.

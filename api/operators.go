@@ -158,7 +158,19 @@ func (s *Server) handlePatchOperator(w http.ResponseWriter, r *http.Request, c *
 		s.fail(w, r, err)
 		return
 	}
+	s.operatorChanged(r, o.ID)
 	writeJSON(w, http.StatusOK, s.operatorView(o))
+}
+
+// operatorChanged lets the router apply a changed operator at once. The
+// change is stored either way, so a failure here is only logged.
+func (s *Server) operatorChanged(r *http.Request, id string) {
+	if s.presence == nil {
+		return
+	}
+	if err := s.presence.OperatorUpdated(r.Context(), id); err != nil {
+		s.log.Warn("router did not take the operator change", "operator_id", id, "err", err)
+	}
 }
 
 func (s *Server) handleDeleteOperator(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -166,6 +178,7 @@ func (s *Server) handleDeleteOperator(w http.ResponseWriter, r *http.Request, c 
 		s.fail(w, r, err)
 		return
 	}
+	s.operatorChanged(r, r.PathValue("id"))
 	s.log.Info("operator deleted", "operator_id", r.PathValue("id"), "by", c.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
