@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -8,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/internal/teststore"
+	"github.com/switchboard-chat/switchboard/session"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -283,4 +287,63 @@ func TestNobodyOnlineMeansMissedAtOnce(t *testing.T) {
 		}
 		v.ok(frame{"type": "message.send", "chat_id": ack.str("chat_id"), "client_msg_id": "1", "body": "call me back"})
 	})
+}
+
+// TestOperatorGoingOfflineRequeues: an operator who goes offline hands its
+// chats back to the queue; another operator is offered them and the
+// visitor's conversation goes on in the same chat.
+func TestOperatorGoingOfflineRequeues(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, st store.Store) {
+		n := newNode(t, st, nodeOptions{})
+		_, aTok := n.operator("ann", 5, n.dept.ID)
+		_, bTok := n.operator("ben", 5, n.dept.ID)
+		ann, ben := n.operatorConn("ann", aTok), n.operatorConn("ben", bTok)
+		ann.waitType("hello", wait)
+		ben.waitType("hello", wait)
+		ann.ok(frame{"type": "status.set", "status": "online"})
+		ben.ok(frame{"type": "status.set", "status": "away"})
+
+		v := n.visitor("visitor", n.dept.WidgetKey, "")
+		v.waitType("hello", wait)
+		chatID := v.ok(frame{"type": "chat.start", "question": "hi"}).str("chat_id")
+		ann.wait(wait, "offer", func(f frame) bool { return f.str("type") == "chat.offer" && f.str("chat_id") == chatID })
+		ann.ok(frame{"type": "chat.accept", "chat_id": chatID})
+		v.waitType("chat.assigned", wait)
+
+		ben.ok(frame{"type": "status.set", "status": "online"})
+		ann.ok(frame{"type": "status.set", "status": "offline"})
+		if r := ann.waitType("chat.requeued", wait); r.str("chat_id") != chatID {
+			t.Fatalf("requeued = %v", r)
+		}
+		v.wait(wait, "requeued notice", func(f frame) bool { return f.str("type") == "message" && f.obj("from").str("id") == "requeued" })
+		ben.wait(wait, "offer", func(f frame) bool { return f.str("type") == "chat.offer" && f.str("chat_id") == chatID })
+		ben.ok(frame{"type": "chat.accept", "chat_id": chatID})
+		if a := v.waitType("chat.assigned", wait); a.obj("operator").str("name") != "ben" {
+			t.Fatalf("reassigned to %v", a)
+		}
+		ann.refused(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "x", "body": "still here?"}, "forbidden")
+		ben.ok(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "b1", "body": "ben here"})
+		v.wait(wait, "ben's message", func(f frame) bool { return f.str("type") == "message" && f.str("body") == "ben here" })
+	})
+}
+
+// TestDeadClientIsClosed: a client that answers no ping is disconnected.
+func TestDeadClientIsClosed(t *testing.T) {
+	n := newNode(t, teststore.Open(t, "sqlite"), nodeOptions{live: session.Config{PingInterval: 100 * time.Millisecond}})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	raw, _, err := websocket.Dial(ctx, wsURL(n.http.URL, "/ws/visitor?widget="+n.dept.WidgetKey), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.CloseNow()
+	time.Sleep(time.Second) // not reading: no pongs
+	for {
+		if _, _, err := raw.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatal("the server kept a client that answered no ping")
+			}
+			return
+		}
+	}
 }

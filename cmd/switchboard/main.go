@@ -51,7 +51,9 @@ func main() {
 // run dispatches a subcommand. It returns flag.ErrHelp after printing help.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd, args = "help", nil
+	} else if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -66,9 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version":
 		fmt.Fprintln(stdout, "switchboard", version)
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, mainUsage)
-		return flag.ErrHelp
+	case "help":
+		// The commands, then the flags of the default command.
+		fmt.Fprintln(stdout, mainUsage)
+		return serve(ctx, []string{"--help"}, stdout, stdout)
 	}
 	fmt.Fprint(stderr, mainUsage)
 	return fmt.Errorf("unknown command %q", cmd)
