@@ -104,6 +104,13 @@ func (s *Server) resume(ctx context.Context, c *conn, ref string, chat switchboa
 	for _, m := range backlog {
 		c.sendForce(encode(newMessageFrame(m)))
 	}
+	// Who answers now: an assignment published before this connection was
+	// subscribed (a chat accepted within moments of its start) is not lost.
+	if chat.Status == switchboard.ChatOngoing && chat.OperatorID != "" {
+		if op, err := s.store.Operator(ctx, chat.OperatorID); err == nil {
+			c.sendForce(assignedFrame(chat.ID, op.ID, op.Name))
+		}
+	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ type conn struct {
 
 	mu      sync.Mutex
 	queue   [][]byte
+	latest  map[string][]byte // coalesced frames by key: only the newest is sent
 	wake    chan struct{}
 	closing bool
 	chats   map[string]bool // chats whose live frames this connection receives
@@ -93,6 +94,26 @@ func (c *conn) enqueue(frame []byte, force bool) bool {
 	return true
 }
 
+// sendLatest queues a frame that supersedes any earlier frame with the
+// same key not yet written (a department's waiting count): a burst of
+// changes costs one frame, and such frames never make a slow consumer.
+func (c *conn) sendLatest(key string, frame []byte) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if c.latest == nil {
+		c.latest = map[string][]byte{}
+	}
+	c.latest[key] = frame
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // shutdown closes the connection with a code, from any goroutine. The
 // queue is dropped; the close frame goes out after the frame being written
 // (if the peer reads at all), and the read loop ends when the close
@@ -119,6 +140,10 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
+		for _, f := range c.latest {
+			batch = append(batch, f)
+		}
+		clear(c.latest)
 		c.mu.Unlock()
 		for _, f := range batch {
 			ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)

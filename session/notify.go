@@ -35,11 +35,14 @@ func (s *Server) RevokeOffer(operatorID, chatID, reason string) {
 // Assigned subscribes the operator's connections to the chat, tells the
 // chat's participants who answers, and records it in the transcript.
 func (s *Server) Assigned(chat switchboard.Chat, op switchboard.Operator) {
+	// Under the chat lock, so a visitor's resume (which also reports the
+	// assignment) and this publication cannot interleave.
+	unlock := s.hub.lockChat(chat.ID)
 	for _, c := range s.hub.operatorConns(op.ID) {
 		s.hub.subscribe(c, chat.ID)
 	}
-	s.hub.publish(chat.ID, encode(map[string]any{"type": "chat.assigned", "chat_id": chat.ID,
-		"operator": idName{ID: op.ID, Name: op.Name}}), nil)
+	s.hub.publish(chat.ID, assignedFrame(chat.ID, op.ID, op.Name), nil)
+	unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.systemMessage(ctx, chat.ID, "joined", fmt.Sprintf("%s joined the chat", op.Name))
@@ -67,6 +70,12 @@ func (s *Server) Requeued(chat switchboard.Chat, from switchboard.Operator) {
 func (s *Server) QueueChanged(departmentID string, waiting int, operatorIDs []string) {
 	frame := encode(map[string]any{"type": "queue", "department_id": departmentID, "waiting": waiting})
 	for _, id := range operatorIDs {
-		s.hub.toOperator(id, frame)
+		for _, c := range s.hub.operatorConns(id) {
+			c.sendLatest("queue:"+departmentID, frame)
+		}
 	}
+}
+
+func assignedFrame(chatID, opID, opName string) []byte {
+	return encode(map[string]any{"type": "chat.assigned", "chat_id": chatID, "operator": idName{ID: opID, Name: opName}})
 }

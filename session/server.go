@@ -37,6 +37,7 @@ type Router interface {
 // Store is what the session layer asks of the store.
 type Store interface {
 	Department(ctx context.Context, id string) (switchboard.Department, error)
+	Operator(ctx context.Context, id string) (switchboard.Operator, error)
 	DepartmentByWidgetKey(ctx context.Context, key string) (switchboard.Department, error)
 	Visitor(ctx context.Context, id string) (switchboard.Visitor, error)
 	UpsertVisitor(ctx context.Context, v switchboard.Visitor) (switchboard.Visitor, error)

@@ -93,7 +93,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.AllowRemote = true // a person named this server
 		where = target
 	} else {
-		stop, desc, err := startBenchServer(ctx, &sc, &cfg, adminEmail, adminPassword, log)
+		stop, desc, err := startBenchServer(ctx, &sc, &cfg, adminEmail, adminPassword, log, stderr)
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
-	} else {
+	} else if runErr == nil || res.Chats > 0 {
 		printBench(stdout, cfg, where, res)
 	}
 	if runErr != nil {
@@ -123,19 +123,20 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // startBenchServer starts an in-process server with every WebSocket limit
 // off on a free loopback port, fills cfg's URL and admin, and returns how
 // to stop it and a description of its store.
-func startBenchServer(ctx context.Context, sc *storeConfig, cfg *loadgen.Config, adminEmail, adminPassword string, log *slog.Logger) (stop func(), where string, err error) {
+func startBenchServer(ctx context.Context, sc *storeConfig, cfg *loadgen.Config, adminEmail, adminPassword string, log *slog.Logger, stderr io.Writer) (stop func(), where string, err error) {
 	var cleanups []func()
-	stop = func() {
+	stopAll := func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
 	}
 	defer func() {
 		if err != nil {
-			stop()
+			stopAll()
 		}
 	}()
-	if sc.postgresURL == "" && sc.dataDir == "" {
+	tempDir := sc.postgresURL == "" && sc.dataDir == ""
+	if tempDir {
 		dir, err := os.MkdirTemp("", "switchboard-bench-")
 		if err != nil {
 			return nil, "", err
@@ -168,7 +169,11 @@ func startBenchServer(ctx context.Context, sc *storeConfig, cfg *loadgen.Config,
 		return nil, "", fmt.Errorf("first-start setup: %w", err)
 	}
 	if !setup.Created && generated {
-		return nil, "", fmt.Errorf("the store (%s) already has an admin: give its --admin-email and --admin-password, or leave --data-dir empty for a fresh store", where)
+		return nil, "", fmt.Errorf("the store (%s) already has an admin: give its --admin-email and --admin-password, or use a fresh store (no --data-dir, or a new database)", where)
+	}
+	if setup.Created && generated && !tempDir {
+		// The store outlives the bench: its admin may be needed again.
+		fmt.Fprintf(stderr, "bench: created the first admin of %s: %s, password %s\n", where, email, password)
 	}
 	cfg.AdminEmail, cfg.AdminPassword = email, password
 
@@ -198,7 +203,7 @@ func startBenchServer(ctx context.Context, sc *storeConfig, cfg *loadgen.Config,
 		srv.Close()
 	})
 	cfg.URL = publicURL
-	return stop, "in-process server, " + where, nil
+	return stopAll, "in-process server, " + where, nil
 }
 
 // levelAtLeast drops records below a level.
@@ -242,19 +247,28 @@ func printBench(w io.Writer, cfg loadgen.Config, where string, r loadgen.Result)
 	if r.Reconnects > 0 {
 		fmt.Fprintf(w, "  reconnects         %d\n", r.Reconnects)
 	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(w, "  warnings           %d (protocol misbehaviour that breaks no guarantee)\n", len(r.Warnings))
+		listBench(w, r.Warnings)
+	}
 	if len(r.Violations) == 0 {
 		fmt.Fprintf(w, "  violations         0 (all guarantees held)\n\n")
 		return
 	}
 	fmt.Fprintf(w, "  violations         %d\n", len(r.Violations))
-	for i, v := range r.Violations {
-		if i == 20 {
-			fmt.Fprintf(w, "    … and %d more (--json lists all)\n", len(r.Violations)-20)
-			break
-		}
-		fmt.Fprintf(w, "    - %s\n", v)
-	}
+	listBench(w, r.Violations)
 	fmt.Fprintln(w)
+}
+
+// listBench prints up to 20 items.
+func listBench(w io.Writer, items []string) {
+	for i, it := range items {
+		if i == 20 {
+			fmt.Fprintf(w, "    … and %d more (--json lists all)\n", len(items)-20)
+			return
+		}
+		fmt.Fprintf(w, "    - %s\n", it)
+	}
 }
 
 func msStr(d time.Duration) string {

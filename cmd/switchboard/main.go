@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "help":
 		// The commands, then the flags of the default command.
-		fmt.Fprintln(stdout, mainUsage)
+		fmt.Fprint(stdout, mainUsage+"\n")
 		return serve(ctx, []string{"--help"}, stdout, stdout)
 	}
 	fmt.Fprint(stderr, mainUsage)
