@@ -4,6 +4,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -31,6 +32,7 @@ var Dialect = sqlstore.Dialect{
 	Name:                 "postgres",
 	Migrations:           mustSub(migrations, "migrations"),
 	NumberedPlaceholders: true,
+	ArrayParams:          true,
 	ForUpdate:            " FOR UPDATE",
 	ForShare:             " FOR SHARE",
 	LockSQL:              "SELECT pg_advisory_xact_lock(?)",
@@ -57,11 +59,32 @@ var _ store.Store = (*DB)(nil)
 // default max_connections (100), so that several nodes fit.
 const MaxConns = 20
 
+// Options tunes OpenOptions. The zero value is the default.
+type Options struct {
+	Logger *slog.Logger // nil means discard
+	// GroupCommit tunes AppendMessage's writer; a zero Writers means
+	// DefaultAppendWriters.
+	GroupCommit sqlstore.GroupCommit
+}
+
+// DefaultAppendWriters is how many group commits of one process run at
+// once by default: while one waits for the server, another can fill.
+const DefaultAppendWriters = 2
+
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
 // key=value connection string) and applies the migrations it lacks. Several
 // processes may Open the same database at once: one migrates, the others
 // wait for it. log may be nil.
+//
+// Acknowledged messages are durable only when the server commits with
+// synchronous_commit on (its default); the store never turns it off.
 func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
+	return OpenOptions(ctx, url, Options{Logger: log})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, url string, o Options) (*DB, error) {
+	o.GroupCommit.Writers = cmp.Or(o.GroupCommit.Writers, DefaultAppendWriters)
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		// pgx's message does not repeat the URL, which may hold a password.
@@ -70,7 +93,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
 	sqlDB := stdlib.OpenDB(*cfg)
 	sqlDB.SetMaxOpenConns(MaxConns)
 	sqlDB.SetMaxIdleConns(MaxConns / 2)
-	db := &DB{sqlstore.New(sqlstore.Config{DB: sqlDB, Dialect: Dialect, Logger: log})}
+	db := &DB{sqlstore.New(sqlstore.Config{DB: sqlDB, Dialect: Dialect, Logger: o.Logger, GroupCommit: o.GroupCommit})}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)

@@ -60,9 +60,20 @@ const dsnParams = "_pragma=busy_timeout(10000)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_txlock=immediate"
 
+// Options tunes OpenOptions. The zero value is the default.
+type Options struct {
+	Logger      *slog.Logger         // nil means discard
+	GroupCommit sqlstore.GroupCommit // the writer of AppendMessage
+}
+
 // Open opens (creating it if needed) the SQLite database file at path and
 // applies the migrations it lacks. The directory must exist. log may be nil.
 func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	return OpenOptions(ctx, path, Options{Logger: log})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, path string, o Options) (*DB, error) {
 	if path == "" || strings.Contains(path, "?") {
 		return nil, fmt.Errorf("sqlite: open %q: the path must be non-empty, without '?'", path)
 	}
@@ -85,7 +96,9 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 
 	db := &DB{
-		DB:    sqlstore.New(sqlstore.Config{DB: read, WriteDB: write, Dialect: Dialect, Logger: log}),
+		DB: sqlstore.New(sqlstore.Config{
+			DB: read, WriteDB: write, Dialect: Dialect, Logger: o.Logger, GroupCommit: o.GroupCommit,
+		}),
 		read:  read,
 		write: write,
 	}

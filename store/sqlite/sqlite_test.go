@@ -13,7 +13,7 @@ import (
 )
 
 // open opens a new database file in a temporary directory.
-func open(t *testing.T) *sqlite.DB {
+func open(t testing.TB) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "switchboard.db"), nil)
 	if err != nil {
@@ -26,6 +26,26 @@ func open(t *testing.T) *sqlite.DB {
 func TestStore(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// Stores that share a file stand for processes that do.
+func TestShared(t *testing.T) {
+	t.Parallel()
+	storetest.RunShared(t, func(t *testing.T) func(t *testing.T) store.Store {
+		path := filepath.Join(t.TempDir(), "switchboard.db")
+		return func(t *testing.T) store.Store { return openPath(t, path) }
+	})
+}
+
+// openPath opens the database file at path.
+func openPath(t testing.TB, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // Every connection, read or write, runs with the settings durability and
@@ -143,4 +163,11 @@ func TestOpenBadPath(t *testing.T) {
 			t.Errorf("Open(%q) succeeded", path)
 		}
 	}
+}
+
+// go test -run='^$' -bench=Append ./store/sqlite
+func BenchmarkAppend(b *testing.B) {
+	b.Run("backend=sqlite", func(b *testing.B) {
+		storetest.BenchAppend(b, func(b *testing.B) store.Store { return open(b) })
+	})
 }

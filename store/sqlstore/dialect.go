@@ -34,6 +34,12 @@ type Dialect struct {
 	// serialized anyway (SQLite).
 	LockSQL string
 
+	// ArrayParams binds Go slices as array parameters ("= ANY(?)",
+	// "unnest(?::text[])"), so that the statements of a group commit keep
+	// one text (prepared once per connection) whatever the batch's size
+	// (PostgreSQL). Without it they list one "?" per value (SQLite).
+	ArrayParams bool
+
 	// IsUniqueViolation reports whether err is a unique-constraint violation.
 	IsUniqueViolation func(err error) bool
 

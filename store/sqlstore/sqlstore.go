@@ -19,6 +19,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/store"
@@ -36,6 +37,9 @@ type Config struct {
 	Dialect Dialect
 	// Logger receives the store's rare log lines; nil means discard.
 	Logger *slog.Logger
+	// GroupCommit tunes the writer of AppendMessage; the zero value is the
+	// default.
+	GroupCommit GroupCommit
 }
 
 // DB is a store.Store on a SQL database.
@@ -44,12 +48,17 @@ type DB struct {
 	write *sql.DB
 	d     *Dialect
 	log   *slog.Logger
+	w     *groupWriter // AppendMessage's group commit
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ store.Store = (*DB)(nil)
 
-// New returns a store on the given connections. It does not migrate: call
-// Migrate. Close closes both pools.
+// New returns a store on the given connections and starts the writer
+// goroutines of AppendMessage. It does not migrate: call Migrate. Close
+// stops the writers and closes both pools.
 func New(c Config) *DB {
 	if c.DB == nil {
 		panic("sqlstore: New without a DB")
@@ -58,7 +67,7 @@ func New(c Config) *DB {
 		panic("sqlstore: New with a Dialect without IsUniqueViolation")
 	}
 	d := c.Dialect
-	db := &DB{read: c.DB, write: c.WriteDB, d: &d, log: c.Logger}
+	db := &DB{read: c.DB, write: c.WriteDB, d: &d, log: c.Logger, w: newGroupWriter(c.GroupCommit)}
 	if db.write == nil {
 		db.write = db.read
 	}
@@ -66,6 +75,7 @@ func New(c Config) *DB {
 		db.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	db.log = db.log.With("component", "store", "backend", d.Name)
+	db.startWriters()
 	return db
 }
 
@@ -77,13 +87,19 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connections.
+// Close commits the appends already queued, then closes the connections.
+// Later appends fail with switchboard.ErrUnavailable; closing again does
+// nothing and returns the first Close's error.
 func (db *DB) Close() error {
-	err := db.read.Close()
-	if db.write != db.read {
-		err = errors.Join(err, db.write.Close())
-	}
-	return err
+	db.closeOnce.Do(func() {
+		db.w.close()
+		err := db.read.Close()
+		if db.write != db.read {
+			err = errors.Join(err, db.write.Close())
+		}
+		db.closeErr = err
+	})
+	return db.closeErr
 }
 
 // Migrate applies the dialect's migrations that the database lacks, in one

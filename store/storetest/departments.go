@@ -517,7 +517,7 @@ var departmentCases = []testCase{
 }
 
 func ids[T interface {
-	switchboard.Department | switchboard.Operator | switchboard.AuditEntry
+	switchboard.Department | switchboard.Operator | switchboard.AuditEntry | switchboard.Chat
 }](items []T) []string {
 	out := []string{}
 	for _, it := range items {
@@ -527,6 +527,8 @@ func ids[T interface {
 		case switchboard.Operator:
 			out = append(out, v.ID)
 		case switchboard.AuditEntry:
+			out = append(out, v.ID)
+		case switchboard.Chat:
 			out = append(out, v.ID)
 		}
 	}

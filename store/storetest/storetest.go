@@ -28,6 +28,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"operator", operatorCases},
 		{"session", sessionCases},
 		{"audit", auditCases},
+		{"chat", chatCases},
+		{"message", messageCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -52,7 +54,7 @@ type testCase struct {
 
 // newDepartment creates a public, enabled department; mod (optional)
 // changes it first.
-func newDepartment(t *testing.T, s store.Store, name string, mod ...func(*switchboard.Department)) switchboard.Department {
+func newDepartment(t testing.TB, s store.Store, name string, mod ...func(*switchboard.Department)) switchboard.Department {
 	t.Helper()
 	d := switchboard.Department{Name: name, Visibility: switchboard.Public, Enabled: true}
 	for _, m := range mod {
@@ -125,7 +127,7 @@ func wantConflict(t *testing.T, err error, field, what string) {
 	}
 }
 
-func noErr(t *testing.T, err error, what string) {
+func noErr(t testing.TB, err error, what string) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)

@@ -124,7 +124,10 @@ CREATE TABLE chats (
     -- takes over a chat whose lease expired.
     lease_owner      TEXT NOT NULL DEFAULT '',
     lease_expires_at BIGINT
-);
+)
+-- Every batch of messages updates last_seq: free room on each page keeps
+-- those updates HOT (no new index entries in the six indexes below).
+WITH (fillfactor = 70);
 -- History: newest first, alone or filtered by department, operator, status.
 CREATE INDEX chats_started ON chats (started_at DESC, id DESC);
 CREATE INDEX chats_department_started ON chats (department_id, started_at DESC, id DESC);
