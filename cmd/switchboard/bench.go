@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -61,6 +62,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Ramp, "ramp", 200, "visitors connecting and starting their chat at once")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "the whole run")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (server and load generator) to this file")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
@@ -101,6 +104,17 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		where = desc
 	}
 
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, runErr := loadgen.Run(ctx, cfg)
 	if asJSON {
 		enc := json.NewEncoder(stdout)
