@@ -43,7 +43,10 @@ func checkClientMsgID(id string) *protoError {
 // sendMessage appends a message, acks it to the sender (only after the
 // store committed it), and publishes it to the chat's subscribers. The
 // chat lock keeps publication in seq order.
-func (s *Server) sendMessage(ctx context.Context, sender *conn, ref string, m store.NewMessage) error {
+//
+// check, when not nil, runs under the chat lock before the append and may
+// refuse it (the chat ended).
+func (s *Server) sendMessage(ctx context.Context, sender *conn, ref string, m store.NewMessage, check func() error) error {
 	// The sender hanging up must not cut an append from its publication: a
 	// message the store committed but nobody was sent would surface only on
 	// resume, and a retry (a duplicate) is not published again.
@@ -51,6 +54,11 @@ func (s *Server) sendMessage(ctx context.Context, sender *conn, ref string, m st
 	defer cancel()
 	unlock := s.hub.lockChat(m.ChatID)
 	defer unlock()
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
+	}
 	msg, dup, err := s.store.AppendMessage(ctx, m)
 	if err != nil {
 		return err
@@ -70,7 +78,7 @@ func (s *Server) systemMessage(ctx context.Context, chatID, key, body string) {
 	err := s.sendMessage(ctx, nil, "", store.NewMessage{
 		ChatID: chatID, ClientMsgID: "system-" + switchboard.NewID(), FromKind: switchboard.FromSystem,
 		FromID: key, FromName: "", Body: body,
-	})
+	}, nil)
 	if err != nil {
 		s.log.Error("system message not stored", "chat_id", chatID, "err", err)
 	}
@@ -99,7 +107,7 @@ func (s *Server) resume(ctx context.Context, c *conn, ref string, chat switchboa
 		backlog = append(backlog, page...)
 		after = page[len(page)-1].Seq
 	}
-	s.hub.subscribe(c, chat.ID)
+	s.hub.subscribe(c, chat.ID, chat.Status != switchboard.ChatCompleted)
 	c.sendForce(ack(ref, map[string]any{"chat_id": chat.ID, "status": chat.Status, "last_seq": chat.LastSeq}))
 	for _, m := range backlog {
 		c.sendForce(encode(newMessageFrame(m)))
@@ -117,7 +125,12 @@ func (s *Server) resume(ctx context.Context, c *conn, ref string, chat switchboa
 // endChat completes a chat: the store first, then a system message, the
 // chat.ended frame to everyone in it, and the router.
 func (s *Server) endChat(ctx context.Context, chatID string, by party, byName string) (switchboard.Chat, error) {
+	unlock := s.hub.lockChat(chatID)
 	chat, err := s.store.EndChat(ctx, chatID, switchboard.Now())
+	if err == nil {
+		s.hub.markEnded(chatID)
+	}
+	unlock()
 	if err != nil {
 		return chat, err
 	}
@@ -130,4 +143,18 @@ func (s *Server) endChat(ctx context.Context, chatID string, by party, byName st
 		"by": map[string]string{"kind": string(by.Kind), "id": by.ID}, "at": wireTime(*chat.EndedAt)}), nil)
 	s.router.Ended(chat)
 	return chat, nil
+}
+
+// errEnded refuses a message to a chat that has ended.
+var errEnded = &protoError{Code: "conflict", Field: "chat_id", Message: "the chat has ended"}
+
+// stillOpen is sendMessage's check for a connection that takes part in the
+// chat: it refuses once the chat ended.
+func stillOpen(c *conn, chatID string) func() error {
+	return func() error {
+		if !c.active(chatID) {
+			return errEnded
+		}
+		return nil
+	}
 }

@@ -45,7 +45,11 @@ type conn struct {
 	latest  map[string][]byte // coalesced frames by key: only the newest is sent
 	wake    chan struct{}
 	closing bool
-	chats   map[string]bool // chats whose live frames this connection receives
+	// chats are the chats whose live frames this connection receives: true
+	// while it takes part in the open chat (a visitor's own chat, an
+	// operator's assigned one), false once the chat ended. Being in the map
+	// proves the right to the chat, so hot frames skip a store read.
+	chats map[string]bool
 }
 
 func (s *Server) newConn(ctx context.Context, ws *websocket.Conn, ip string) *conn {
@@ -203,7 +207,17 @@ func (c *conn) allow() *protoError {
 	return nil
 }
 
+// subscribed reports whether the connection receives the chat's frames.
 func (c *conn) subscribed(chatID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.chats[chatID]
+	return ok
+}
+
+// active reports whether the connection takes part in the chat and it has
+// not ended.
+func (c *conn) active(chatID string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.chats[chatID]

@@ -52,9 +52,11 @@ func (h *hub) lockChat(chatID string) (unlock func()) {
 	}
 }
 
-func (h *hub) subscribe(c *conn, chatID string) {
+// subscribe makes c receive the chat's frames; open says whether the chat
+// still takes messages.
+func (h *hub) subscribe(c *conn, chatID string, open bool) {
 	c.mu.Lock()
-	c.chats[chatID] = true
+	c.chats[chatID] = open
 	c.mu.Unlock()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -77,6 +79,21 @@ func (h *hub) unsubscribe(c *conn, chatID string) {
 		if len(set) == 0 {
 			delete(h.chats, chatID)
 		}
+	}
+}
+
+// markEnded records on every subscriber that the chat ended. Called under
+// the chat lock, so no message is appended after the end by a connection
+// that still believes the chat open.
+func (h *hub) markEnded(chatID string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.chats[chatID] {
+		c.mu.Lock()
+		if _, ok := c.chats[chatID]; ok {
+			c.chats[chatID] = false
+		}
+		c.mu.Unlock()
 	}
 }
 

@@ -39,7 +39,7 @@ func (s *Server) Assigned(chat switchboard.Chat, op switchboard.Operator) {
 	// assignment) and this publication cannot interleave.
 	unlock := s.hub.lockChat(chat.ID)
 	for _, c := range s.hub.operatorConns(op.ID) {
-		s.hub.subscribe(c, chat.ID)
+		s.hub.subscribe(c, chat.ID, true)
 	}
 	s.hub.publish(chat.ID, assignedFrame(chat.ID, op.ID, op.Name), nil)
 	unlock()

@@ -84,6 +84,11 @@ func (s *Server) serveOperator(w http.ResponseWriter, r *http.Request) {
 	s.serveConn(c, hello, s.handleOperatorFrame, func() { s.router.Disconnect(op.ID) })
 }
 
+func (s *Server) operatorMessage(op *switchboard.Operator, f *inFrame) store.NewMessage {
+	return store.NewMessage{ChatID: f.ChatID, ClientMsgID: f.ClientMsgID,
+		FromKind: switchboard.FromOperator, FromID: op.ID, FromName: op.Name, Body: *f.Body}
+}
+
 func (s *Server) consoleOrigin(origin, host string) bool {
 	canon, err := switchboard.CanonicalOrigin(origin)
 	if err != nil {
@@ -176,6 +181,21 @@ func (s *Server) handleOperatorFrame(c *conn, f *inFrame) ([]byte, error) {
 		return ack(f.Ref, map[string]any{"chat_id": f.ChatID}), nil
 	}
 
+	me := party{Kind: switchboard.FromOperator, ID: op.ID, Name: op.Name}
+	// The hot frames of a chat this connection is assigned need no store
+	// read: it was subscribed when the chat was assigned to the operator.
+	if c.active(f.ChatID) {
+		switch f.Type {
+		case "message.send":
+			if perr := s.checkMessage(f); perr != nil {
+				return nil, perr
+			}
+			return nil, s.sendMessage(ctx, c, f.Ref, s.operatorMessage(op, f), stillOpen(c, f.ChatID))
+		case "typing":
+			s.typing(c, f.ChatID, f.On, me)
+			return nil, nil
+		}
+	}
 	chat, err := s.store.Chat(ctx, f.ChatID)
 	if err != nil {
 		return nil, err
@@ -183,24 +203,18 @@ func (s *Server) handleOperatorFrame(c *conn, f *inFrame) ([]byte, error) {
 	mine := chat.OperatorID == op.ID && chat.Status == switchboard.ChatOngoing
 	switch f.Type {
 	case "message.send":
-		if perr := checkClientMsgID(f.ClientMsgID); perr != nil {
-			return nil, perr
-		}
-		if perr := s.checkBody(f.Body); perr != nil {
+		if perr := s.checkMessage(f); perr != nil {
 			return nil, perr
 		}
 		if !mine {
 			return nil, &protoError{Code: "forbidden", Field: "chat_id", Message: "you can only write in chats assigned to you"}
 		}
-		return nil, s.sendMessage(ctx, c, f.Ref, store.NewMessage{ChatID: chat.ID, ClientMsgID: f.ClientMsgID,
-			FromKind: switchboard.FromOperator, FromID: op.ID, FromName: op.Name, Body: *f.Body})
+		return nil, s.sendMessage(ctx, c, f.Ref, s.operatorMessage(op, f), nil)
 	case "typing":
 		if !mine {
 			return nil, &protoError{Code: "forbidden", Field: "chat_id", Message: "not your chat"}
 		}
-		on := f.On != nil && *f.On
-		s.hub.publish(chat.ID, encode(map[string]any{"type": "typing", "chat_id": chat.ID,
-			"from": party{Kind: switchboard.FromOperator, ID: op.ID, Name: op.Name}, "on": on}), c)
+		s.typing(c, chat.ID, f.On, me)
 		return nil, nil
 	case "chat.resume":
 		if f.AfterSeq == nil || *f.AfterSeq < 0 {

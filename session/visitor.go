@@ -136,38 +136,42 @@ func (s *Server) handleVisitorFrame(c *conn, f *inFrame) ([]byte, error) {
 		}
 		return nil, perr
 	}
+	// The hot frames of a chat this connection already takes part in need
+	// no store read: subscribing proved the chat is the visitor's.
+	if c.subscribed(f.ChatID) {
+		switch f.Type {
+		case "message.send":
+			if perr := s.checkMessage(f); perr != nil {
+				return nil, perr
+			}
+			return nil, s.sendMessage(ctx, c, f.Ref, s.visitorMessage(c, f), stillOpen(c, f.ChatID))
+		case "typing":
+			s.typing(c, f.ChatID, f.On, party{Kind: switchboard.FromVisitor, ID: c.visitor.ID, Name: c.visitor.Name})
+			return nil, nil
+		}
+	}
 	chat, err := s.store.Chat(ctx, f.ChatID)
 	if err == nil && chat.VisitorID != c.visitor.ID {
 		err = switchboard.ErrNotFound // someone else's chat looks like no chat
 	}
 	switch f.Type {
 	case "message.send":
-		if perr := checkClientMsgID(f.ClientMsgID); perr != nil {
-			return nil, perr
-		}
-		if perr := s.checkBody(f.Body); perr != nil {
+		if perr := s.checkMessage(f); perr != nil {
 			return nil, perr
 		}
 		if err != nil {
 			return nil, err
 		}
 		if chat.Status == switchboard.ChatCompleted {
-			return nil, &protoError{Code: "conflict", Field: "chat_id", Message: "the chat has ended"}
+			return nil, errEnded
 		}
 		// Missed chats still take the visitor's messages: they are left for follow-up.
-		return nil, s.sendMessage(ctx, c, f.Ref, store.NewMessage{ChatID: chat.ID, ClientMsgID: f.ClientMsgID,
-			FromKind: switchboard.FromVisitor, FromID: c.visitor.ID, FromName: c.visitor.Name, Body: *f.Body})
+		return nil, s.sendMessage(ctx, c, f.Ref, s.visitorMessage(c, f), nil)
 	case "typing":
 		if err != nil {
 			return nil, err
 		}
-		if !c.subscribed(chat.ID) {
-			return nil, &protoError{Code: "conflict", Field: "chat_id", Message: "resume the chat first"}
-		}
-		on := f.On != nil && *f.On
-		s.hub.publish(chat.ID, encode(map[string]any{"type": "typing", "chat_id": chat.ID,
-			"from": party{Kind: switchboard.FromVisitor, ID: c.visitor.ID, Name: c.visitor.Name}, "on": on}), c)
-		return nil, nil
+		return nil, &protoError{Code: "conflict", Field: "chat_id", Message: "resume the chat first"}
 	case "chat.resume":
 		if f.AfterSeq == nil || *f.AfterSeq < 0 {
 			return nil, badRequest("after_seq", "after_seq: a number ≥ 0 is required")
@@ -204,6 +208,23 @@ func (s *Server) handleVisitorFrame(c *conn, f *inFrame) ([]byte, error) {
 		return ack(f.Ref, map[string]any{"chat_id": chat.ID}), nil
 	}
 	return nil, unknownType(f.Type)
+}
+
+func (s *Server) checkMessage(f *inFrame) *protoError {
+	if perr := checkClientMsgID(f.ClientMsgID); perr != nil {
+		return perr
+	}
+	return s.checkBody(f.Body)
+}
+
+func (s *Server) visitorMessage(c *conn, f *inFrame) store.NewMessage {
+	return store.NewMessage{ChatID: f.ChatID, ClientMsgID: f.ClientMsgID,
+		FromKind: switchboard.FromVisitor, FromID: c.visitor.ID, FromName: c.visitor.Name, Body: *f.Body}
+}
+
+// typing relays a typing indicator to the chat's other connections.
+func (s *Server) typing(c *conn, chatID string, on *bool, from party) {
+	s.hub.publish(chatID, encode(map[string]any{"type": "typing", "chat_id": chatID, "from": from, "on": on != nil && *on}), c)
 }
 
 // visitorDetails validates name, email and page_url of chat.start and
