@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/internal/teststore"
 	"github.com/switchboard-chat/switchboard/session"
 	"github.com/switchboard-chat/switchboard/store"
@@ -206,10 +207,26 @@ func TestHandshakeRefusals(t *testing.T) {
 			t.Errorf("ticket used twice: %d", got)
 		}
 
-		// A forged visitor token is refused after the upgrade with 4001.
+		// A forged or expired visitor token is refused after the upgrade with 4001.
 		v := n.visitor("forger", n.dept.WidgetKey, "someone.9999999999.forgedsignature")
 		if code := v.waitClosed(wait); code != 4001 {
 			t.Errorf("forged visitor token closed with %d, want 4001", code)
+		}
+		key, err := st.EnsureSetting(t.Context(), "visitor_token_key", "unused")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens, err := auth.NewVisitorTokens([]byte(key), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expired := tokens.Sign("visitor1", time.Now().Add(-2*time.Hour))
+		if code := n.visitor("late", n.dept.WidgetKey, expired).waitClosed(wait); code != 4001 {
+			t.Errorf("expired visitor token closed with %d, want 4001", code)
+		}
+		valid := tokens.Sign("visitor1", time.Now())
+		if h := n.visitor("valid", n.dept.WidgetKey, valid).waitType("hello", wait); h.str("visitor_id") != "visitor1" {
+			t.Errorf("a valid token's hello = %v", h)
 		}
 	})
 }
