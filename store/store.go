@@ -62,6 +62,8 @@ type SetupResult struct {
 // Other errors are wrapped with the operation's name.
 type Store interface {
 	ChatStore
+	BlockStore
+	TransferStore
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

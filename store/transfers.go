@@ -1,0 +1,6 @@
+package store
+
+// TransferStore records chat transfers between departments and operators.
+// Every Store implements it.
+type TransferStore interface {
+}
