@@ -35,6 +35,9 @@ type Config struct {
 	Store store.Store // required
 	// Presence answers live status questions; nil means nobody is online.
 	Presence Presence
+	// Visitors lists the visitors on the site now (GET /api/visitors); nil
+	// lists none.
+	Visitors Visitors
 	// PublicURL is where browsers reach the server; embed snippets point to
 	// it and cookie-authenticated writes must come from its origin. Required.
 	PublicURL string
@@ -55,6 +58,7 @@ type Config struct {
 type Server struct {
 	store      store.Store
 	presence   Presence
+	visitors   Visitors
 	publicURL  *url.URL
 	origin     string // scheme://host[:port] of publicURL
 	ips        *clientip.Resolver
@@ -81,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:      cfg.Store,
 		presence:   cfg.Presence,
+		visitors:   cfg.Visitors,
 		publicURL:  u,
 		origin:     origin,
 		ips:        cmp.Or(cfg.IPs, &clientip.Resolver{}),
@@ -141,6 +146,11 @@ func (s *Server) routes() {
 	m.Handle("DELETE /api/operators/{id}", s.authed(switchboard.RoleAdmin, s.handleDeleteOperator))
 
 	m.Handle("GET /api/audit", s.authed(switchboard.RoleAdmin, s.handleAudit))
+
+	m.Handle("GET /api/visitors", s.authed(switchboard.RoleOperator, s.handleListVisitors))
+	m.Handle("GET /api/blocked-ips", s.authed(switchboard.RoleSupervisor, s.handleListBlocks))
+	m.Handle("POST /api/blocked-ips", s.authed(switchboard.RoleSupervisor, s.handleCreateBlock))
+	m.Handle("DELETE /api/blocked-ips/{id}", s.authed(switchboard.RoleSupervisor, s.handleDeleteBlock))
 
 	m.HandleFunc("GET /api/public/widgets/{key}", s.handlePublicWidget)
 

@@ -75,6 +75,9 @@ func (r *Router) Accept(ctx context.Context, opID, chatID string) (switchboard.C
 	}
 	defer r.wg.Done()
 	r.mu.Lock()
+	if o := r.liveTransferOffer(opID, chatID); o != nil {
+		return r.acceptTransfer(ctx, o)
+	}
 	q := r.chats[chatID]
 	if q == nil {
 		r.mu.Unlock()
@@ -193,6 +196,9 @@ func (r *Router) Decline(ctx context.Context, opID, chatID string) error {
 	}
 	defer r.wg.Done()
 	r.mu.Lock()
+	if o := r.liveTransferOffer(opID, chatID); o != nil {
+		return r.declineTransfer(o)
+	}
 	q := r.chats[chatID]
 	if q == nil {
 		r.mu.Unlock()
@@ -232,6 +238,9 @@ func (r *Router) Ended(chat switchboard.Chat) {
 		freed = len(q.offers) > 0
 		r.removeEntryLocked(q, ReasonEnded)
 		r.queueChangedLocked(q.chat.DepartmentID, q.dept.OperatorIDs)
+	}
+	if x := r.xfers[chat.ID]; x != nil {
+		r.dropTransferLocked(x, ReasonEnded)
 	}
 	if opID, ok := r.owners[chat.ID]; ok {
 		op := r.ops[opID]

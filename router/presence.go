@@ -323,6 +323,9 @@ func (r *Router) requeueAll(ctx context.Context, op *operator) {
 		v := r.visitor(ctx, ch)
 		r.mu.Lock()
 		r.forgetOwnedLocked(op, ch.ID)
+		if x := r.xfers[ch.ID]; x != nil { // moot: the chat is queued again
+			r.dropTransferLocked(x, ReasonTaken)
+		}
 		if !w.ended && r.chats[ch.ID] == nil {
 			now := r.clock.Now()
 			r.enqueueLocked(ch, v, d, now.Add(seconds(d.WaitTimeoutS, switchboard.DefaultWaitTimeout)), true, now)

@@ -88,6 +88,7 @@ type Offer struct {
 	Department switchboard.Department
 	Visitor    switchboard.Visitor
 	ExpiresAt  time.Time
+	Transfer   *TransferOrigin // nil, or where a transferred chat comes from
 }
 
 // Store is what the router needs of the store: a subset of store.Store.
@@ -102,6 +103,7 @@ type Store interface {
 	MissChat(ctx context.Context, chatID string, at time.Time) (switchboard.Chat, error)
 	OperatorOpenChats(ctx context.Context, operatorID string) ([]switchboard.Chat, error)
 	QueuedChats(ctx context.Context) ([]switchboard.Chat, error)
+	TransferChat(ctx context.Context, chatID, fromOperatorID string, t switchboard.Transfer) (switchboard.Chat, switchboard.Transfer, error)
 }
 
 var _ Store = store.Store(nil)
@@ -140,6 +142,7 @@ type Router struct {
 	chats       map[string]*entry   // queued chats by id
 	queues      map[string][]*entry // queued chats by department, front first
 	owners      map[string]string   // ongoing chat id → operator id
+	xfers       map[string]*xfer    // transfers under way by chat id (transfer.go)
 	front, back int64               // ranks of the queues' ends
 	outbox      []func()            // notifications not delivered yet, in order
 	delivering  bool                // a goroutine is delivering the outbox
@@ -187,7 +190,8 @@ type offer struct {
 	chatID, opID string
 	expiresAt    time.Time
 	timer        Timer
-	accepting    bool // AssignChat under way: the ring timer is stopped
+	accepting    bool  // AssignChat under way: the ring timer is stopped
+	xfer         *xfer // the transfer offered, for a transfer offer (of an ongoing chat)
 }
 
 // New returns a router. It fails when Store or Notifier is missing. Call
@@ -348,6 +352,11 @@ func (r *Router) Close() {
 	for _, op := range r.ops {
 		stop(op.grace)
 	}
+	for _, x := range r.xfers {
+		if x.offer != nil {
+			stop(x.offer.timer)
+		}
+	}
 	r.outbox = nil
 }
 
@@ -495,6 +504,9 @@ func (r *Router) dropOfferLocked(o *offer, reason string) {
 	}
 	if op := r.ops[o.opID]; op != nil && op.offers[o.chatID] == o {
 		delete(op.offers, o.chatID)
+	}
+	if o.xfer != nil {
+		defer r.transferOfferDropped(o)
 	}
 	if reason != "" {
 		r.notify(func() { r.notifier.RevokeOffer(o.opID, o.chatID, reason) })

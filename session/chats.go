@@ -112,6 +112,7 @@ func (s *Server) resume(ctx context.Context, c *conn, ref string, chat switchboa
 	for _, m := range backlog {
 		c.sendForce(encode(newMessageFrame(m)))
 	}
+	s.sendPosition(c, chat)
 	// Who answers now: an assignment published before this connection was
 	// subscribed (a chat accepted within moments of its start) is not lost.
 	if chat.Status == switchboard.ChatOngoing && chat.OperatorID != "" {

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/router"
 )
 
 // inFrame is any client frame. One flat struct for every type keeps the
@@ -28,6 +29,12 @@ type inFrame struct {
 	Rating      *int    `json:"rating"`
 	Comment     *string `json:"comment"`
 	Status      string  `json:"status"`
+	// chat.transfer
+	DepartmentID string  `json:"department_id"`
+	OperatorID   string  `json:"operator_id"`
+	Note         string  `json:"note"`
+	Reason       *string `json:"reason"`     // visitor.block
+	ExpiresAt    *string `json:"expires_at"` // visitor.block
 }
 
 // protoError is an error frame's content: a protocol error code, a message
@@ -201,6 +208,8 @@ func toProtoError(err error) (pe *protoError, internal bool) {
 		return &protoError{Code: "forbidden", Message: "not allowed"}, false
 	case errors.Is(err, switchboard.ErrConflict):
 		return &protoError{Code: "conflict", Message: err.Error()}, false
+	case errors.Is(err, router.ErrNoOperators):
+		return &protoError{Code: "no_operators", Message: "nobody eligible is online in the target"}, false
 	case errors.Is(err, switchboard.ErrDepartmentDisabled):
 		return &protoError{Code: "department_disabled", Message: "this department takes no new chats"}, false
 	case errors.Is(err, switchboard.ErrUnavailable):

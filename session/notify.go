@@ -23,7 +23,7 @@ func (s *Server) Offer(operatorID string, o router.Offer) {
 			"ip": o.Visitor.IP, "page_url": o.Visitor.PageURL},
 		"question":   o.Chat.Question,
 		"expires_at": wireTime(o.ExpiresAt),
-		"transfer":   nil,
+		"transfer":   transferOrigin(o.Transfer),
 	}))
 }
 
@@ -74,6 +74,7 @@ func (s *Server) QueueChanged(departmentID string, waiting int, operatorIDs []st
 			c.sendLatest("queue:"+departmentID, frame)
 		}
 	}
+	s.queuePositions(departmentID)
 }
 
 func assignedFrame(chatID, opID, opName string) []byte {

@@ -81,7 +81,7 @@ func (s *Server) serveOperator(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go s.watchSession(c)
-	s.serveConn(c, hello, s.handleOperatorFrame, func() { s.router.Disconnect(op.ID) })
+	s.serveConn(c, hello, s.handleOperatorFrame, func() { s.router.Disconnect(op.ID); s.monitors.forgetConn(c) })
 }
 
 func (s *Server) operatorMessage(op *switchboard.Operator, f *inFrame) store.NewMessage {
@@ -160,7 +160,9 @@ func (s *Server) handleOperatorFrame(c *conn, f *inFrame) ([]byte, error) {
 			return nil, err
 		}
 		return ack(f.Ref, map[string]any{"status": st}), nil
-	case "chat.accept", "chat.decline", "message.send", "typing", "chat.resume", "chat.end":
+	case "visitor.block":
+		return s.visitorBlock(ctx, c, f)
+	case "chat.accept", "chat.decline", "message.send", "typing", "chat.resume", "chat.end", "chat.transfer", "chat.monitor":
 	default:
 		return nil, unknownType(f.Type)
 	}
@@ -168,8 +170,15 @@ func (s *Server) handleOperatorFrame(c *conn, f *inFrame) ([]byte, error) {
 		return nil, perr
 	}
 	switch f.Type {
+	case "chat.transfer":
+		return s.transferChat(ctx, c, f)
+	case "chat.monitor":
+		return s.monitorChat(ctx, c, f)
 	case "chat.accept":
 		chat, err := s.router.Accept(ctx, op.ID, f.ChatID)
+		if errors.Is(err, switchboard.ErrAlreadyTaken) && isSupervisor(c) { // take-over
+			chat, err = s.router.TakeOver(ctx, *op, f.ChatID)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/router"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -32,6 +34,8 @@ type Router interface {
 	Accept(ctx context.Context, opID, chatID string) (switchboard.Chat, error)
 	Decline(ctx context.Context, opID, chatID string) error
 	Ended(chat switchboard.Chat)
+	Transfer(ctx context.Context, req router.TransferRequest) error
+	TakeOver(ctx context.Context, by switchboard.Operator, chatID string) (switchboard.Chat, error)
 }
 
 // Store is what the session layer asks of the store.
@@ -50,6 +54,8 @@ type Store interface {
 	SaveFeedback(ctx context.Context, f switchboard.Feedback) error
 	ConsumeTicket(ctx context.Context, ticketHash string, now time.Time) (operatorID, sessionHash string, err error)
 	SessionOperator(ctx context.Context, tokenHash string, now time.Time) (switchboard.Session, switchboard.Operator, error)
+	IPBlocked(ctx context.Context, ip netip.Addr, departmentID string, now time.Time) (bool, error)
+	CreateBlock(ctx context.Context, b *switchboard.BlockedIP) error
 }
 
 // Authenticator finds the operator and session hash of an HTTP request
@@ -98,6 +104,10 @@ type Server struct {
 
 	ipMu      sync.Mutex
 	ipSockets map[string]int
+
+	visitors  visitorRegistry // open visitor connections (presence.go)
+	positions positions       // queue positions last told (positions.go)
+	monitors  monitors        // chats watched by supervisors (monitor.go)
 
 	wg sync.WaitGroup // live connections
 }
@@ -163,6 +173,13 @@ func (s *Server) CloseAll() {
 		}
 	}
 	s.hub.mu.RUnlock()
+	// Visitors not in any chat yet are in no hub set: the registry has them.
+	for _, c := range s.visitors.matching(func(*conn, *VisitorPresence) bool { return true }) {
+		if !seen[c] {
+			seen[c] = true
+			all = append(all, c)
+		}
+	}
 	for _, c := range all {
 		c.shutdown(websocket.StatusGoingAway, "server going away; reconnect")
 	}

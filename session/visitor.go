@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/coder/websocket"
@@ -35,7 +36,16 @@ func (s *Server) serveVisitor(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "forbidden", "this site may not embed the widget (origin not allowed)")
 		return
 	}
-	ip := s.cfg.IPs.IP(r).String()
+	addr := s.cfg.IPs.IP(r)
+	ip := addr.String()
+	if blocked, err := s.store.IPBlocked(ctx, addr, dept.ID, s.now()); err != nil {
+		s.log.Error("visitor upgrade: check blocked ip", "err", err)
+		httpError(w, http.StatusServiceUnavailable, "unavailable", "try again")
+		return
+	} else if blocked {
+		httpError(w, http.StatusForbidden, "blocked", "your address is blocked")
+		return
+	}
 	if !s.reserveIP(ip) {
 		httpError(w, http.StatusTooManyRequests, "rate_limited", "too many open connections from your address")
 		return
@@ -92,7 +102,9 @@ func (s *Server) serveVisitor(w http.ResponseWriter, r *http.Request) {
 		"online":        s.router.DepartmentOnline(dept.ID),
 		"chats":         chatRefs(mine),
 	})
-	s.serveConn(c, hello, s.handleVisitorFrame, func() {})
+	s.visitors.add(c, VisitorPresence{VisitorID: v.ID, Name: v.Name, DepartmentID: dept.ID, PageURL: v.PageURL,
+		IP: ip, ConnectedAt: switchboard.Now()})
+	s.serveConn(c, hello, s.handleVisitorFrame, func() { s.visitors.remove(c) })
 }
 
 // originAllowed: an empty list allows any origin; else the Origin header
@@ -276,12 +288,22 @@ func (s *Server) visitorStart(c *conn, f *inFrame) ([]byte, error) {
 	if ok, wait := s.chatsByIP.Allow(c.ip, s.now()); !ok {
 		return nil, &protoError{Code: "rate_limited", Message: "too many new chats from your address", RetryAfterMS: wait.Milliseconds()}
 	}
+	if addr, err := netip.ParseAddr(c.ip); err == nil {
+		blocked, err := s.store.IPBlocked(ctx, addr, c.deptID, s.now())
+		if err != nil {
+			return nil, err
+		}
+		if blocked {
+			return nil, errBlocked
+		}
+	}
 	v.LastSeen = switchboard.Now()
 	chat, err := s.router.StartChat(ctx, store.NewChat{DepartmentID: c.deptID, Visitor: v, Question: question, PageURL: v.PageURL, Status: switchboard.ChatQueued})
 	if err != nil {
 		return nil, err
 	}
 	*c.visitor = v
+	s.visitors.update(c, v.Name, v.PageURL)
 	// The ack first, then the question (message 1) through resume, then live frames.
 	if err := s.resume(ctx, c, f.Ref, chat, 0); err != nil {
 		return nil, err
@@ -303,6 +325,7 @@ func (s *Server) visitorUpdate(c *conn, f *inFrame) ([]byte, error) {
 		return nil, err
 	}
 	*c.visitor = stored
+	s.visitors.update(c, stored.Name, stored.PageURL)
 	if f.Ref == "" {
 		return nil, nil
 	}

@@ -64,6 +64,7 @@ type Store interface {
 	ChatStore
 	BlockStore
 	TransferStore
+	OutboxStore
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

@@ -30,6 +30,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"audit", auditCases},
 		{"chat", chatCases},
 		{"message", messageCases},
+		{"transfer", transferCases},
+		{"block", blockCases},
+		{"outbox", outboxCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

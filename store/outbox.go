@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/switchboard-chat/switchboard"
+)
+
+// OutboxStore is the durable mail outbox: emails wait here until the mailer
+// sends them. Every Store implements it.
+//
+// A mail is pending until it is sent, failed or cancelled. Senders (one per
+// node) claim due mails with ClaimMail, which moves them a lease into the
+// future so that no other sender takes them meanwhile, then report the
+// outcome with MailSent, MailRetry or MailFailed. A sender that dies
+// mid-send loses its lease and the mail is claimed again after it: delivery
+// is at least once, always with the same Message-ID.
+type OutboxStore interface {
+	// EnqueueMail stores a new pending mail, due now. It fills ID,
+	// MessageID ("<random@domain>", the domain of From), Status (pending),
+	// Attempts (0), CreatedAt and NextAttemptAt, clears LastError and
+	// SentAt, and turns nil To and CC into empty lists. Every address must
+	// pass switchboard.ParseAddress (stored trimmed); To must not be empty;
+	// Subject and Attachment must hold no CR, LF or NUL; Kind must be known.
+	// Bad input is a *switchboard.ValidationError naming the field ("from",
+	// "to", "cc", "subject", "kind", "attachment_name", "text_body").
+	EnqueueMail(ctx context.Context, m *switchboard.Mail) error
+	// ClaimMail returns up to limit pending mails due at now (NextAttemptAt
+	// not after now), oldest (by CreatedAt) first, and moves each one's
+	// NextAttemptAt to now+lease in the same transaction (the returned
+	// mails carry the new value). Concurrent claimers, on this store or on
+	// another store of the same database, never get the same mail before its
+	// lease runs out. limit must be positive (else a ValidationError for
+	// "limit"); no due mail is an empty, non-nil list.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]switchboard.Mail, error)
+	// MailSent marks a pending (or cancelled: it went out anyway) mail sent
+	// at at and counts the attempt. A mail already sent or failed stays as
+	// it is. ErrNotFound when there is no such mail.
+	MailSent(ctx context.Context, id string, at time.Time) error
+	// MailRetry keeps a pending mail pending, with attempts attempts so far,
+	// due at next, and lastErr as its LastError. A mail no longer pending
+	// stays as it is. ErrNotFound when there is no such mail.
+	MailRetry(ctx context.Context, id string, attempts int, next time.Time, lastErr string) error
+	// MailFailed marks a pending mail failed for good with lastErr, and
+	// counts the attempt. A mail no longer pending stays as it is.
+	// ErrNotFound when there is no such mail.
+	MailFailed(ctx context.Context, id string, lastErr string) error
+	// Mails lists mails of the given status ("" for every status), newest
+	// (by CreatedAt) first, for admins. AttachmentDoc is left nil (the list
+	// names the attachment only). An unknown status is a ValidationError for
+	// "status".
+	Mails(ctx context.Context, status switchboard.MailStatus, p Page) (items []switchboard.Mail, next string, err error)
+	// CancelChatMail cancels every pending mail of a chat (when the chat is
+	// deleted). Sent and failed mails stay; no mail is not an error.
+	CancelChatMail(ctx context.Context, chatID string) error
+}

@@ -1,0 +1,284 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/store"
+)
+
+// maxSubject bounds a subject (RFC 5322 caps a header line at 998 bytes;
+// encoded words make the subject longer on the wire, and folding handles it).
+const maxSubject = 998
+
+// mailColumns are read by scanMail, in this order.
+const mailColumns = `id, kind, chat_id, department_id, message_id, from_address, to_addresses,
+	cc_addresses, subject, text_body, html_body, attachment_name, attachment, status, attempts,
+	next_attempt_at, last_error, created_at, sent_at`
+
+// listMailColumns is mailColumns without the attachment's content.
+const listMailColumns = `id, kind, chat_id, department_id, message_id, from_address, to_addresses,
+	cc_addresses, subject, text_body, html_body, attachment_name, NULL, status, attempts,
+	next_attempt_at, last_error, created_at, sent_at`
+
+func scanMail(rows *sql.Rows) (switchboard.Mail, error) {
+	var (
+		m             switchboard.Mail
+		kind, status  string
+		next, created int64
+		sent          sql.NullInt64
+		attachment    []byte
+	)
+	err := rows.Scan(&m.ID, &kind, &m.ChatID, &m.DepartmentID, &m.MessageID, &m.From,
+		jsonListDest{&m.To}, jsonListDest{&m.CC}, &m.Subject, &m.TextBody, &m.HTMLBody,
+		&m.Attachment, &attachment, &status, &m.Attempts, &next, &m.LastError, &created, &sent)
+	if err != nil {
+		return m, err
+	}
+	m.Kind, m.Status = switchboard.MailKind(kind), switchboard.MailStatus(status)
+	if len(attachment) > 0 {
+		m.AttachmentDoc = attachment
+	}
+	m.NextAttemptAt, m.CreatedAt, m.SentAt = fromMS(next), fromMS(created), fromNullMS(sent)
+	return m, nil
+}
+
+// checkMail validates and normalizes a mail to enqueue.
+func checkMail(m *switchboard.Mail) error {
+	switch m.Kind {
+	case switchboard.MailTranscript, switchboard.MailBlockedIP, switchboard.MailFeedback,
+		switchboard.MailMissed, switchboard.MailVisitor:
+	default:
+		return switchboard.Invalid("kind", "%q is not a kind of mail", m.Kind)
+	}
+	from, err := switchboard.ParseAddress(m.From)
+	if err != nil {
+		return switchboard.Invalid("from", "%v", err)
+	}
+	m.From = from
+	lists := []struct {
+		field string
+		l     *[]string
+	}{{"to", &m.To}, {"cc", &m.CC}}
+	for _, f := range lists {
+		if len(*f.l) > switchboard.MaxAddresses {
+			return switchboard.Invalid(f.field, "has more than %d addresses", switchboard.MaxAddresses)
+		}
+		out := make([]string, 0, len(*f.l))
+		for _, a := range *f.l {
+			addr, err := switchboard.ParseAddress(a)
+			if err != nil {
+				return switchboard.Invalid(f.field, "%v", err)
+			}
+			out = append(out, addr)
+		}
+		*f.l = out
+	}
+	if len(m.To) == 0 {
+		return switchboard.Invalid("to", "needs at least one address")
+	}
+	if strings.ContainsAny(m.Subject, "\r\n\x00") {
+		return switchboard.Invalid("subject", "must not contain line breaks")
+	}
+	if len(m.Subject) > maxSubject {
+		return switchboard.Invalid("subject", "is longer than %d bytes", maxSubject)
+	}
+	if strings.ContainsAny(m.Attachment, "\r\n\x00/\\\"") {
+		return switchboard.Invalid("attachment_name", "must not contain line breaks, quotes or slashes")
+	}
+	if (m.Attachment == "") != (len(m.AttachmentDoc) == 0) {
+		return switchboard.Invalid("attachment_name", "is required with an attachment, and only with one")
+	}
+	if m.TextBody == "" && m.HTMLBody == "" {
+		return switchboard.Invalid("text_body", "is required when there is no HTML body")
+	}
+	return nil
+}
+
+// newMessageID returns "<random@domain>" for a mail from the address from.
+func newMessageID(from string) string {
+	domain := strings.ToLower(from[strings.LastIndexByte(from, '@')+1:])
+	return "<" + switchboard.NewID() + "@" + domain + ">"
+}
+
+// EnqueueMail stores a new pending mail (see store.OutboxStore).
+func (db *DB) EnqueueMail(ctx context.Context, m *switchboard.Mail) error {
+	if err := checkMail(m); err != nil {
+		return err
+	}
+	now := switchboard.Now()
+	m.ID = switchboard.NewID()
+	m.MessageID = newMessageID(m.From)
+	m.Status = switchboard.MailPending
+	m.Attempts = 0
+	m.LastError = ""
+	m.CreatedAt, m.NextAttemptAt, m.SentAt = now, now, nil
+	var attachment any // NULL without one
+	if len(m.AttachmentDoc) > 0 {
+		attachment = m.AttachmentDoc
+	}
+	_, err := db.writer().exec(ctx, `INSERT INTO mail_outbox (`+mailColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, string(m.Kind), m.ChatID, m.DepartmentID, m.MessageID, m.From, jsonList(m.To),
+		jsonList(m.CC), m.Subject, m.TextBody, m.HTMLBody, m.Attachment, attachment,
+		string(m.Status), 0, ms(now), "", ms(now), nil)
+	if err != nil {
+		return db.wrap("enqueue mail", err)
+	}
+	return nil
+}
+
+// ClaimMail takes due mails for a sender (see store.OutboxStore).
+func (db *DB) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]switchboard.Mail, error) {
+	if limit <= 0 {
+		return nil, switchboard.Invalid("limit", "must be positive")
+	}
+	// On PostgreSQL, rows another claimer has locked are skipped rather than
+	// waited for; once it commits, their next_attempt_at is in the future
+	// and the re-check of the WHERE clause leaves them out. SQLite runs one
+	// write transaction at a time, so there is nothing to skip.
+	lock := ""
+	if db.d.ForUpdate != "" {
+		lock = db.d.ForUpdate + " SKIP LOCKED"
+	}
+	var items []switchboard.Mail
+	err := db.inTx(ctx, func(tx *tx) error {
+		rows, err := tx.query(ctx, `UPDATE mail_outbox SET next_attempt_at = ?
+			WHERE id IN (
+				SELECT id FROM mail_outbox
+				WHERE status = 'pending' AND next_attempt_at <= ?
+				ORDER BY created_at, id LIMIT ?`+lock+`
+			)
+			RETURNING `+mailColumns,
+			ms(now.Add(lease)), ms(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMail(rows)
+			if err != nil {
+				return err
+			}
+			items = append(items, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, db.wrap("claim mail", err)
+	}
+	if items == nil {
+		items = []switchboard.Mail{}
+	}
+	// RETURNING keeps no order.
+	slices.SortFunc(items, func(a, b switchboard.Mail) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return items, nil
+}
+
+// updateMail runs a one-row update of mail id; when it changes nothing, it
+// tells a missing mail (ErrNotFound) from one in another state (nil).
+func (db *DB) updateMail(ctx context.Context, op, id, query string, args ...any) error {
+	res, err := db.writer().exec(ctx, query, args...)
+	if err != nil {
+		return db.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return db.wrap(op, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var one int
+	if err := db.reader().queryRow(ctx, `SELECT 1 FROM mail_outbox WHERE id = ?`, id).Scan(&one); err != nil {
+		return db.wrap(op, err)
+	}
+	return nil
+}
+
+// MailSent marks a mail sent (see store.OutboxStore).
+func (db *DB) MailSent(ctx context.Context, id string, at time.Time) error {
+	return db.updateMail(ctx, "mark mail "+id+" sent", id,
+		`UPDATE mail_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1
+		WHERE id = ? AND status IN ('pending', 'cancelled')`, ms(at), id)
+}
+
+// MailRetry reschedules a pending mail (see store.OutboxStore).
+func (db *DB) MailRetry(ctx context.Context, id string, attempts int, next time.Time, lastErr string) error {
+	return db.updateMail(ctx, "reschedule mail "+id, id,
+		`UPDATE mail_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?
+		WHERE id = ? AND status = 'pending'`, attempts, ms(next), lastErr, id)
+}
+
+// MailFailed marks a pending mail failed (see store.OutboxStore).
+func (db *DB) MailFailed(ctx context.Context, id string, lastErr string) error {
+	return db.updateMail(ctx, "mark mail "+id+" failed", id,
+		`UPDATE mail_outbox SET status = 'failed', last_error = ?, attempts = attempts + 1
+		WHERE id = ? AND status = 'pending'`, lastErr, id)
+}
+
+// Mails lists mails, newest first (see store.OutboxStore).
+func (db *DB) Mails(ctx context.Context, status switchboard.MailStatus, p store.Page) ([]switchboard.Mail, string, error) {
+	switch status {
+	case "", switchboard.MailPending, switchboard.MailSent, switchboard.MailFailed, switchboard.MailCancelled:
+	default:
+		return nil, "", switchboard.Invalid("status", "%q is not a mail status", status)
+	}
+	pg, err := decodePage(p)
+	if err != nil {
+		return nil, "", err
+	}
+	q := `SELECT ` + listMailColumns + ` FROM mail_outbox WHERE TRUE`
+	var args []any
+	if status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(status))
+	}
+	if pg.more {
+		q += ` AND (created_at, id) < (?, ?)`
+		args = append(args, pg.after.T, pg.after.ID)
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, pg.limit+1)
+	items, err := func() ([]switchboard.Mail, error) {
+		rows, err := db.reader().query(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var items []switchboard.Mail
+		for rows.Next() {
+			m, err := scanMail(rows)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, m)
+		}
+		return items, rows.Err()
+	}()
+	if err != nil {
+		return nil, "", db.wrap("list mails", err)
+	}
+	items, next := cut(items, pg.limit, func(m switchboard.Mail) key { return key{ms(m.CreatedAt), m.ID} })
+	return items, next, nil
+}
+
+// CancelChatMail cancels a chat's pending mails (see store.OutboxStore).
+func (db *DB) CancelChatMail(ctx context.Context, chatID string) error {
+	if chatID == "" {
+		return switchboard.Invalid("chat_id", "is required")
+	}
+	if _, err := db.writer().exec(ctx, `UPDATE mail_outbox SET status = 'cancelled'
+		WHERE chat_id = ? AND status = 'pending'`, chatID); err != nil {
+		return db.wrap(fmt.Sprintf("cancel mail of chat %s", chatID), err)
+	}
+	return nil
+}
