@@ -31,8 +31,10 @@ type OutboxStore interface {
 	// NextAttemptAt to now+lease in the same transaction (the returned
 	// mails carry the new value). Concurrent claimers, on this store or on
 	// another store of the same database, never get the same mail before its
-	// lease runs out. limit must be positive (else a ValidationError for
-	// "limit"); no due mail is an empty, non-nil list.
+	// lease runs out. limit and lease must be positive (else a
+	// ValidationError for "limit" or "lease"); no due mail is an empty,
+	// non-nil list. The outcome calls below do not check the lease: a
+	// sender must finish within it, or the mail may go out twice.
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]switchboard.Mail, error)
 	// MailSent marks a pending (or cancelled: it went out anyway) mail sent
 	// at at and counts the attempt. A mail already sent or failed stays as

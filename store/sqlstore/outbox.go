@@ -109,6 +109,16 @@ func newMessageID(from string) string {
 
 // EnqueueMail stores a new pending mail (see store.OutboxStore).
 func (db *DB) EnqueueMail(ctx context.Context, m *switchboard.Mail) error {
+	if err := insertMail(ctx, db.writer(), m); err != nil {
+		return db.wrap("enqueue mail", err)
+	}
+	return nil
+}
+
+// insertMail checks, fills and inserts m on c, which may be a transaction:
+// the operations that cause a mail (a chat's end) queue it in their own
+// transaction, so that neither happens without the other.
+func insertMail(ctx context.Context, c conn, m *switchboard.Mail) error {
 	if err := checkMail(m); err != nil {
 		return err
 	}
@@ -123,21 +133,21 @@ func (db *DB) EnqueueMail(ctx context.Context, m *switchboard.Mail) error {
 	if len(m.AttachmentDoc) > 0 {
 		attachment = m.AttachmentDoc
 	}
-	_, err := db.writer().exec(ctx, `INSERT INTO mail_outbox (`+mailColumns+`)
+	_, err := c.exec(ctx, `INSERT INTO mail_outbox (`+mailColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, string(m.Kind), m.ChatID, m.DepartmentID, m.MessageID, m.From, jsonList(m.To),
 		jsonList(m.CC), m.Subject, m.TextBody, m.HTMLBody, m.Attachment, attachment,
 		string(m.Status), 0, ms(now), "", ms(now), nil)
-	if err != nil {
-		return db.wrap("enqueue mail", err)
-	}
-	return nil
+	return err
 }
 
 // ClaimMail takes due mails for a sender (see store.OutboxStore).
 func (db *DB) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]switchboard.Mail, error) {
 	if limit <= 0 {
 		return nil, switchboard.Invalid("limit", "must be positive")
+	}
+	if lease <= 0 {
+		return nil, switchboard.Invalid("lease", "must be positive")
 	}
 	// On PostgreSQL, rows another claimer has locked are skipped rather than
 	// waited for; once it commits, their next_attempt_at is in the future

@@ -173,6 +173,8 @@ var outboxCases = []testCase{
 
 		_, err = s.ClaimMail(ctx, now, time.Minute, 0)
 		wantInvalid(t, err, "limit", "ClaimMail with limit 0")
+		_, err = s.ClaimMail(ctx, now, 0, 10)
+		wantInvalid(t, err, "lease", "ClaimMail with lease 0")
 	}},
 
 	{"sent, retry and failed", func(t *testing.T, s store.Store) {
