@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,9 +53,16 @@ func startMailpit(t *testing.T, smtpPort int, extra ...string) *testenv.Mailpit 
 	smtpAddr := "127.0.0.1:" + strconv.Itoa(smtpPort)
 	apiAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	dir := t.TempDir()
-	args := append([]string{"--smtp", smtpAddr, "--listen", apiAddr, "--database", filepath.Join(dir, "mailpit.db"),
-		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--smtp-disable-rdns",
-		"--disable-version-check", "--max", "0"}, extra...)
+	args := []string{"--smtp", smtpAddr, "--listen", apiAddr, "--database", filepath.Join(dir, "mailpit.db"),
+		"--smtp-auth-accept-any", "--smtp-disable-rdns", "--disable-version-check", "--max", "0"}
+	// Mailpit refuses insecure authentication next to required TLS; with
+	// implicit TLS there is no plain-text greeting to wait for.
+	tlsRequired := slices.Contains(extra, "--smtp-require-starttls") || slices.Contains(extra, "--smtp-require-tls")
+	implicitTLS := slices.Contains(extra, "--smtp-require-tls")
+	if !tlsRequired {
+		args = append(args, "--smtp-auth-allow-insecure")
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	logf, err := os.Create(filepath.Join(dir, "mailpit.log"))
 	if err != nil {
@@ -83,6 +91,9 @@ func startMailpit(t *testing.T, smtpPort int, extra ...string) *testenv.Mailpit 
 			return false
 		}
 		defer c.Close()
+		if implicitTLS {
+			return true
+		}
 		c.SetDeadline(time.Now().Add(time.Second))
 		banner, err := bufio.NewReader(c).ReadString('\n')
 		return err == nil && strings.HasPrefix(banner, "220 ")

@@ -30,6 +30,13 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
+// setupError is an error of setting up the SMTP session (connecting,
+// greeting, EHLO, STARTTLS, AUTH), before the mail itself is offered.
+type setupError struct{ err error }
+
+func (e *setupError) Error() string { return e.err.Error() }
+func (e *setupError) Unwrap() error { return e.err }
+
 // Permanent marks err as permanent: the Worker fails the mail at once
 // rather than retry it. Permanent(nil) is nil. Senders other than SMTP use
 // it for errors that retrying cannot cure.
@@ -41,17 +48,23 @@ func Permanent(err error) error {
 }
 
 // IsTemporary reports whether sending again later may succeed after err:
-// SMTP 4xx replies, dial errors, timeouts, connection resets and anything
-// unrecognized are temporary; SMTP 5xx replies, a message the client could
-// not build (a bad sender or recipient) and errors marked with Permanent
-// are not. IsTemporary(nil) is false.
+// SMTP 4xx replies, dial errors, timeouts, connection resets, any failure
+// while SMTP.Send sets up the session (even a 5xx to AUTH: a fixed
+// configuration delivers the mail) and anything unrecognized are
+// temporary; SMTP 5xx replies to the mail itself (MAIL FROM, RCPT TO,
+// DATA), a message the client could not build and errors marked with
+// Permanent are not. IsTemporary(nil) is false.
 func IsTemporary(err error) bool {
 	if err == nil {
 		return false
 	}
 	var pe *permanentError
-	if errors.As(err, &pe) {
+	var setup *setupError
+	switch {
+	case errors.As(err, &pe):
 		return false
+	case errors.As(err, &setup):
+		return true
 	}
 	if code := replyCode(err); code >= 500 {
 		return false

@@ -409,6 +409,16 @@ func TestRefusedIsTemporary(t *testing.T) {
 	if err == nil || !mailer.IsTemporary(err) {
 		t.Errorf("Send to a closed port = %v, want a temporary error", err)
 	}
+
+	// A session that cannot be set up (here: STARTTLS required, and Mailpit
+	// has none) is the configuration's fault, not the mail's: temporary.
+	mp := testenv.SMTP(t)
+	s = newSMTP(t, mp.SMTPURL+"?starttls=require")
+	err = s.Send(t.Context(), switchboard.Mail{ID: "m", MessageID: "<a@example.com>", From: "a@example.com",
+		To: []string{"b@example.com"}, Subject: "s", TextBody: "t"})
+	if err == nil || !mailer.IsTemporary(err) {
+		t.Errorf("Send requiring STARTTLS from a server without it = %v, want a temporary error", err)
+	}
 }
 
 func TestNewSMTPURL(t *testing.T) {
@@ -495,5 +505,47 @@ func TestLogSender(t *testing.T) {
 	}
 	if err := mailer.NewLogSender(nil).Send(t.Context(), switchboard.Mail{}); err != nil {
 		t.Errorf("Send with a nil logger: %v", err)
+	}
+}
+
+// slow takes its time and records whether each send began with enough of
+// its lease left to finish.
+type slow struct {
+	delay, timeout time.Duration
+	late, sends    atomic.Int32
+}
+
+func (s *slow) Send(ctx context.Context, m switchboard.Mail) error {
+	s.sends.Add(1)
+	if time.Now().Add(s.timeout).After(m.NextAttemptAt) {
+		s.late.Add(1)
+	}
+	time.Sleep(s.delay)
+	return nil
+}
+
+// A worker never starts a send that its lease may not cover: slow sends
+// leave the rest of a batch to be claimed again.
+func TestLeaseCoversEverySend(t *testing.T) {
+	t.Parallel()
+	st := teststore.Open(t, "sqlite")
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, enqueue(t, st, fmt.Sprintf("m%d", i)).ID)
+	}
+	s := &slow{delay: 120 * time.Millisecond, timeout: 200 * time.Millisecond}
+	c := fastConfig(st, s)
+	c.Lease, c.SendTimeout = 400*time.Millisecond, s.timeout
+	runWorker(t, c)
+	waitFor(t, 10*time.Second, "every mail sent", func() bool {
+		for _, id := range ids {
+			if mail(t, st, id).Status != switchboard.MailSent {
+				return false
+			}
+		}
+		return true
+	})
+	if s.late.Load() != 0 || s.sends.Load() != 4 {
+		t.Errorf("%d sends, %d of them with too little lease left; want 4 and 0", s.sends.Load(), s.late.Load())
 	}
 }

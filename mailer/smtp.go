@@ -133,7 +133,17 @@ func (s *SMTP) Send(ctx context.Context, m switchboard.Mail) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
+	c, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		// Connecting, the greeting, EHLO, STARTTLS or AUTH failed: the
+		// server or our configuration is at fault, not this mail, so even a
+		// 5xx here is worth retrying once that is fixed.
+		return fmt.Errorf("mailer: connect to %s: %w", s.addr, &setupError{err})
+	}
+	// Once the server accepted the data the mail is sent, whatever QUIT
+	// says: failing it then would only send it twice.
+	defer s.client.CloseWithSMTPClient(c) //nolint:errcheck // see above
+	if err := s.client.SendWithSMTPClient(c, msg); err != nil {
 		return fmt.Errorf("mailer: send %s via %s: %w", m.MessageID, s.addr, err)
 	}
 	return nil

@@ -36,7 +36,9 @@ type Config struct {
 	// Wake sends at once.
 	Interval time.Duration
 	// Lease is how long a claimed mail stays away from other workers (on
-	// other nodes) while it is sent; 0 means 2m. It must exceed SendTimeout.
+	// other nodes) while it is sent; 0 means 2m. It must exceed SendTimeout:
+	// a mail is only sent while SendTimeout fits in what is left of its
+	// lease; the rest of a slow batch waits for its lease to end.
 	Lease time.Duration
 	// SendTimeout bounds one delivery; 0 means 1m.
 	SendTimeout time.Duration
@@ -132,6 +134,13 @@ func (w *Worker) drain(ctx context.Context) {
 				w.release(ctx, mails[i:])
 				return
 			}
+			if w.now().Add(w.c.SendTimeout).After(m.NextAttemptAt) {
+				// Slow sends ate the batch's lease: another worker may take
+				// the rest once it ends, so leave them alone rather than
+				// risk sending them twice.
+				w.log.Warn("lease too short for the rest of the batch", "left", len(mails)-i)
+				break
+			}
 			w.deliver(ctx, m)
 		}
 		if len(mails) < w.c.Batch {
@@ -174,7 +183,9 @@ func (w *Worker) deliver(ctx context.Context, m switchboard.Mail) {
 	}
 }
 
-// release hands claimed mails back, due now, unchanged otherwise.
+// release hands claimed mails back, due now, unchanged otherwise. Their
+// leases still run (drain checks before each send), so no other worker holds
+// them.
 func (w *Worker) release(ctx context.Context, mails []switchboard.Mail) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
