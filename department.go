@@ -58,8 +58,13 @@ type Department struct {
 	WaitTimeoutS   int           `json:"wait_timeout_s"`
 	Locale         string        `json:"locale"` // "en", "ja", or "" to follow the visitor's browser
 	Email          EmailSettings `json:"email"`
-	CreatedAt      time.Time     `json:"created_at"`
-	UpdatedAt      time.Time     `json:"updated_at"`
+	// FallbackDepartmentID is "" or a live department other than this one
+	// that takes this department's chats when nobody here is online or the
+	// wait timeout passes, before they turn missed. The fallback's own
+	// fallback is not followed.
+	FallbackDepartmentID string    `json:"fallback_department_id"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
 }
 
 // EmailSettings are a department's six email settings (the seeds' メール設定).
@@ -119,6 +124,7 @@ func (d *Department) Tidy() {
 	d.Name = strings.TrimSpace(d.Name)
 	d.Description = strings.TrimSpace(d.Description)
 	d.Email.FromAddress = strings.TrimSpace(d.Email.FromAddress)
+	d.FallbackDepartmentID = strings.TrimSpace(d.FallbackDepartmentID)
 	for _, s := range d.Email.settings() {
 		if s.To == nil {
 			s.To = []string{}
@@ -172,6 +178,9 @@ func (d *Department) Validate() error {
 	}
 	if d.Locale != "" && d.Locale != "en" && d.Locale != "ja" {
 		return Invalid("locale", `must be "en", "ja" or "" (follow the visitor's browser)`)
+	}
+	if d.FallbackDepartmentID != "" && d.FallbackDepartmentID == d.ID {
+		return Invalid("fallback_department_id", "must be another department than this one")
 	}
 	if len(d.AllowedOrigins) > MaxOrigins {
 		return Invalid("allowed_origins", "has more than %d origins", MaxOrigins)

@@ -75,6 +75,10 @@ func TestDepartmentValidateNamesTheField(t *testing.T) {
 		"email.from_address":  func(d *switchboard.Department) { d.Email.FromAddress = "x" },
 		"email.feedback.to":   func(d *switchboard.Department) { d.Email.Feedback.To = []string{"ok@x.com", "bad"} },
 		"email.blocked_ip.to": func(d *switchboard.Department) { d.Email.BlockedIP.To = []string{"a@x.com\nb"} },
+		"fallback_department_id": func(d *switchboard.Department) {
+			d.ID = "d1"
+			d.FallbackDepartmentID = "d1"
+		},
 	} {
 		d := base()
 		mutate(&d)

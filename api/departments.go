@@ -11,12 +11,14 @@ import (
 )
 
 // departmentView is a department as the API shows it: times in the wire
-// format and widget_key null for private departments.
+// format, widget_key null for private departments and
+// fallback_department_id null when there is none.
 type departmentView struct {
 	switchboard.Department
-	WidgetKey *string `json:"widget_key"`
-	CreatedAt string  `json:"created_at"`
-	UpdatedAt string  `json:"updated_at"`
+	WidgetKey            *string `json:"widget_key"`
+	FallbackDepartmentID *string `json:"fallback_department_id"`
+	CreatedAt            string  `json:"created_at"`
+	UpdatedAt            string  `json:"updated_at"`
 }
 
 func viewDepartment(d switchboard.Department) departmentView {
@@ -28,6 +30,7 @@ func viewDepartment(d switchboard.Department) departmentView {
 	if d.Visibility == switchboard.Public && d.WidgetKey != "" {
 		v.WidgetKey = &d.WidgetKey
 	}
+	v.FallbackDepartmentID = nullable(d.FallbackDepartmentID)
 	return v
 }
 
@@ -44,6 +47,16 @@ type departmentInput struct {
 	WaitTimeoutS   int                       `json:"wait_timeout_s"`
 	Locale         string                    `json:"locale"`
 	Email          switchboard.EmailSettings `json:"email"`
+	// FallbackDepartmentID is null (or "") for none.
+	FallbackDepartmentID *string `json:"fallback_department_id"`
+}
+
+// nullable is nil for "", else &s.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 var departmentReadOnly = []string{"id", "widget_key", "created_at", "updated_at"}
@@ -53,6 +66,7 @@ func inputOf(d switchboard.Department) departmentInput {
 		Name: d.Name, Description: d.Description, Visibility: d.Visibility, Enabled: d.Enabled,
 		Routing: d.Routing, AllowedOrigins: d.AllowedOrigins, OperatorIDs: d.OperatorIDs,
 		RingTimeoutS: d.RingTimeoutS, WaitTimeoutS: d.WaitTimeoutS, Locale: d.Locale, Email: d.Email,
+		FallbackDepartmentID: nullable(d.FallbackDepartmentID),
 	}
 }
 
@@ -60,6 +74,10 @@ func (in departmentInput) applyTo(d *switchboard.Department) {
 	d.Name, d.Description, d.Visibility, d.Enabled = in.Name, in.Description, in.Visibility, in.Enabled
 	d.Routing, d.AllowedOrigins, d.OperatorIDs = in.Routing, in.AllowedOrigins, in.OperatorIDs
 	d.RingTimeoutS, d.WaitTimeoutS, d.Locale, d.Email = in.RingTimeoutS, in.WaitTimeoutS, in.Locale, in.Email
+	d.FallbackDepartmentID = ""
+	if in.FallbackDepartmentID != nil {
+		d.FallbackDepartmentID = *in.FallbackDepartmentID
+	}
 }
 
 // mergeDepartment applies a create or patch body onto d: the body may give

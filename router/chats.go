@@ -13,7 +13,9 @@ import (
 // exist and be enabled (else switchboard.ErrNotFound or
 // switchboard.ErrDepartmentDisabled, and nothing is stored). When no
 // operator of the department's pool is online (and connected and enabled),
-// the chat is created missed and Notifier.Missed is called. Otherwise it is
+// the chat moves to the department's fallback if that has someone online
+// (fallback.go; the chat is returned as moved), else it is created missed
+// and Notifier.Missed is called. Otherwise it is
 // created queued — also when every such operator is at its max_chats: it
 // waits for one to free up — and offered. c.Status is ignored.
 func (r *Router) StartChat(ctx context.Context, c store.NewChat) (switchboard.Chat, error) {
@@ -31,9 +33,14 @@ func (r *Router) StartChat(ctx context.Context, c store.NewChat) (switchboard.Ch
 	r.mu.Lock()
 	staffed := r.staffedLocked(d)
 	r.mu.Unlock()
+	var fd switchboard.Department
+	fallback := false
+	if !staffed {
+		fd, fallback = r.staffedFallback(ctx, d)
+	}
 
 	c.Status = switchboard.ChatQueued
-	if !staffed {
+	if !staffed && !fallback {
 		c.Status = switchboard.ChatMissed
 	}
 	cctx, cancel := commitContext(ctx)
@@ -42,17 +49,32 @@ func (r *Router) StartChat(ctx context.Context, c store.NewChat) (switchboard.Ch
 	if err != nil {
 		return switchboard.Chat{}, fmt.Errorf("router: start chat in department %s: %w", c.DepartmentID, err)
 	}
-	if !staffed {
+	if !staffed && !fallback {
 		r.mu.Lock()
 		r.notify(func() { r.notifier.Missed(ch) })
 		r.mu.Unlock()
 		r.flush()
 		return ch, nil
 	}
+	fellBack := false
+	if fallback {
+		// Nobody here, someone in the fallback: the chat moves there. If
+		// the move fails it waits here, and may fall back at its wait
+		// timeout.
+		if moved, err := r.moveToFallback(ctx, ch, fd); err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("move chat to fallback department", "chat_id", ch.ID, "fallback_department_id", fd.ID, "err", err)
+			}
+		} else {
+			ch, d, fellBack = moved, fd, true
+		}
+	}
 	v := r.visitor(ctx, ch)
+	last := r.lastOperator(ctx, ch)
 	r.mu.Lock()
 	now := r.clock.Now()
 	q := r.enqueueLocked(ch, v, d, now.Add(seconds(d.WaitTimeoutS, switchboard.DefaultWaitTimeout)), false, now)
+	q.preferred, q.fellBack = last, fellBack
 	r.queueChangedLocked(d.ID, d.OperatorIDs)
 	r.routeLocked(q, d, now)
 	r.mu.Unlock()

@@ -179,9 +179,11 @@ func (r *Router) OperatorStatus(opID string) (switchboard.Status, int) {
 }
 
 // DepartmentOnline reports whether an operator of the department's pool is
-// available now: online, connected, enabled and below its max_chats. The
-// pool is read from the store; when that fails (or the department does not
-// exist) it reports false.
+// available now: online, connected, enabled and below its max_chats; or,
+// when none is, one of its fallback department's pool (if that is live and
+// enabled: a chat started now would move there). The pools are read from
+// the store; when that fails (or the department does not exist) it reports
+// false.
 func (r *Router) DepartmentOnline(departmentID string) bool {
 	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 	defer cancel()
@@ -192,9 +194,27 @@ func (r *Router) DepartmentOnline(departmentID string) bool {
 		}
 		return false
 	}
+	if r.poolAvailable(d.OperatorIDs) {
+		return true
+	}
+	if d.FallbackDepartmentID == "" || d.FallbackDepartmentID == d.ID {
+		return false
+	}
+	fd, err := r.store.Department(ctx, d.FallbackDepartmentID)
+	if err != nil {
+		if !errors.Is(err, switchboard.ErrNotFound) && ctx.Err() == nil {
+			r.log.Error("department online: fallback", "department_id", departmentID, "err", err)
+		}
+		return false
+	}
+	return fd.Enabled && r.poolAvailable(fd.OperatorIDs)
+}
+
+// poolAvailable reports whether an operator of the pool can take a chat now.
+func (r *Router) poolAvailable(pool []string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, id := range d.OperatorIDs {
+	for _, id := range pool {
 		if op := r.ops[id]; available(op) && len(op.chats) < op.maxChats() {
 			return true
 		}
@@ -321,6 +341,7 @@ func (r *Router) requeueAll(ctx context.Context, op *operator) {
 			touched = append(touched, ch.DepartmentID)
 		}
 		v := r.visitor(ctx, ch)
+		last := r.lastOperator(ctx, ch)
 		r.mu.Lock()
 		r.forgetOwnedLocked(op, ch.ID)
 		if x := r.xfers[ch.ID]; x != nil { // moot: the chat is queued again
@@ -328,7 +349,7 @@ func (r *Router) requeueAll(ctx context.Context, op *operator) {
 		}
 		if !w.ended && r.chats[ch.ID] == nil {
 			now := r.clock.Now()
-			r.enqueueLocked(ch, v, d, now.Add(seconds(d.WaitTimeoutS, switchboard.DefaultWaitTimeout)), true, now)
+			r.enqueueLocked(ch, v, d, now.Add(seconds(d.WaitTimeoutS, switchboard.DefaultWaitTimeout)), true, now).preferred = last
 			r.notify(func() { r.notifier.Requeued(ch, rec) })
 		}
 		r.mu.Unlock()

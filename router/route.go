@@ -82,6 +82,9 @@ func (r *Router) anyoneFreeLocked() bool {
 // read from the store): to every eligible operator (broadcast), or to the
 // best eligible operator not tried in this round when the chat has no live
 // offer (auto); when every eligible operator was tried, a new round starts.
+// In auto routing, a returning visitor's chat goes first to the operator
+// who last served it (entry.preferred); broadcast offers it to everyone as
+// usual, that operator included.
 func (r *Router) routeLocked(q *entry, d switchboard.Department, now time.Time) {
 	q.dept = d
 	if q.missing || q.gone {
@@ -97,6 +100,16 @@ func (r *Router) routeLocked(q *entry, d switchboard.Department, now time.Time) 
 	}
 	if len(q.offers) > 0 {
 		return
+	}
+	// A returning visitor goes first to the operator who last served it,
+	// when that operator can take the chat now; once only: after its ring
+	// timeout (or a decline) routing goes on as usual.
+	if p := q.preferred; p != "" {
+		q.preferred = ""
+		if op := r.ops[p]; eligible(op, q) && slices.Contains(d.OperatorIDs, p) {
+			r.offerLocked(q, op, now)
+			return
+		}
 	}
 	best := r.bestLocked(q, d.OperatorIDs, true)
 	if best == nil && len(q.tried) > 0 {

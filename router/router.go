@@ -101,8 +101,10 @@ type Store interface {
 	AssignChat(ctx context.Context, chatID, operatorID string, at time.Time) (switchboard.Chat, error)
 	RequeueChat(ctx context.Context, chatID, operatorID string) (switchboard.Chat, error)
 	MissChat(ctx context.Context, chatID string, at time.Time) (switchboard.Chat, error)
+	MoveQueuedChat(ctx context.Context, chatID, toDepartmentID, note string) (switchboard.Chat, switchboard.Transfer, error)
 	OperatorOpenChats(ctx context.Context, operatorID string) ([]switchboard.Chat, error)
 	QueuedChats(ctx context.Context) ([]switchboard.Chat, error)
+	LastOperator(ctx context.Context, visitorID, departmentID string) (string, error)
 	TransferChat(ctx context.Context, chatID, fromOperatorID string, t switchboard.Transfer) (switchboard.Chat, switchboard.Transfer, error)
 }
 
@@ -183,6 +185,12 @@ type entry struct {
 	offers   map[string]*offer // by operator id
 	tried    map[string]bool   // auto routing: operators offered in this round
 	declined map[string]bool
+	// preferred is the operator who last served the visitor in this
+	// department (auto routing offers it the chat first, once), or "".
+	preferred string
+	// fellBack says the chat moved here from its department's fallback
+	// (fallback.go): it does not fall back again.
+	fellBack bool
 }
 
 // offer is a live offer of a chat to an operator.
@@ -320,9 +328,10 @@ func (r *Router) adopt(ctx context.Context, chats []switchboard.Chat, fromStart 
 			continue
 		}
 		v := r.visitor(ctx, ch)
+		last := r.lastOperator(ctx, ch)
 		r.mu.Lock()
 		if r.chats[ch.ID] == nil {
-			r.enqueueLocked(ch, v, d, deadline, false, now)
+			r.enqueueLocked(ch, v, d, deadline, false, now).preferred = last
 		}
 		r.mu.Unlock()
 	}
@@ -441,6 +450,20 @@ func (r *Router) visitor(ctx context.Context, ch switchboard.Chat) switchboard.V
 	return v
 }
 
+// lastOperator returns the operator who last served the chat's visitor in
+// its department, or "" (also when the store cannot tell: routing then
+// goes as usual).
+func (r *Router) lastOperator(ctx context.Context, ch switchboard.Chat) string {
+	id, err := r.store.LastOperator(ctx, ch.VisitorID, ch.DepartmentID)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("read the visitor's last operator", "chat_id", ch.ID, "visitor_id", ch.VisitorID, "err", err)
+		}
+		return ""
+	}
+	return id
+}
+
 // enqueueLocked queues a chat (at the front of its department's queue when
 // front, else at the back) with a wait timer until deadline.
 func (r *Router) enqueueLocked(ch switchboard.Chat, v switchboard.Visitor, d switchboard.Department, deadline time.Time, front bool, now time.Time) *entry {
@@ -525,8 +548,28 @@ func (r *Router) waitExpired(q *entry, gen int) {
 		r.mu.Unlock()
 		return
 	}
+	fallback := q.dept.FallbackDepartmentID != "" && !q.fellBack && !q.gone
+	if fallback && accepting(q) {
+		// The accept under way settles it; look again later.
+		r.armWaitLocked(q, retryDelay)
+		r.mu.Unlock()
+		return
+	}
 	q.missing = true
+	if fallback {
+		// No accept may start while the chat moves: its offers go.
+		for _, opID := range slices.Sorted(maps.Keys(q.offers)) {
+			r.dropOfferLocked(q.offers[opID], ReasonTimeout)
+		}
+	}
 	r.mu.Unlock()
+	if fallback {
+		r.flush()
+		if r.fallBack(q) {
+			r.dispatch(r.ctx)
+			return
+		}
+	}
 
 	ch, err := r.store.MissChat(r.ctx, id, r.clock.Now())
 

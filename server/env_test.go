@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
+	"github.com/switchboard-chat/switchboard/clientip"
 	"github.com/switchboard-chat/switchboard/internal/testenv"
 	"github.com/switchboard-chat/switchboard/server"
 	"github.com/switchboard-chat/switchboard/session"
@@ -34,6 +35,7 @@ type node struct {
 type nodeOptions struct {
 	live  session.Config
 	grace time.Duration
+	ips   *clientip.Resolver // trusted proxies of the session and the API (nil: none)
 }
 
 func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
@@ -48,7 +50,7 @@ func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
 	}
 	n := &node{t: t, st: st, dept: res.Department}
 	n.http = httptest.NewUnstartedServer(nil)
-	n.srv, err = server.New(context.Background(), server.Config{Store: st, PublicURL: "http://" + n.http.Listener.Addr().String(), Live: opts.live, OperatorGrace: opts.grace})
+	n.srv, err = server.New(context.Background(), server.Config{Store: st, PublicURL: "http://" + n.http.Listener.Addr().String(), Live: opts.live, OperatorGrace: opts.grace, IPs: opts.ips})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
 	"github.com/switchboard-chat/switchboard/console"
+	"github.com/switchboard-chat/switchboard/mailer"
 	"github.com/switchboard-chat/switchboard/router"
 	"github.com/switchboard-chat/switchboard/session"
 	"github.com/switchboard-chat/switchboard/store"
@@ -35,7 +36,13 @@ type Config struct {
 	// OperatorGrace is how long a disconnected operator keeps its chats
 	// (0 means the router's default, 30 s).
 	OperatorGrace time.Duration
-	Log           *slog.Logger
+	// Mail sends the outbox's emails; nil logs them instead (the
+	// single-node default without --smtp-url).
+	Mail mailer.Sender
+	// MailFrom is the sender of mail whose department has no from-address;
+	// "" means switchboard@localhost.
+	MailFrom string
+	Log      *slog.Logger
 }
 
 // Server is a running Switchboard node.
@@ -44,6 +51,10 @@ type Server struct {
 	API    *api.Server
 	Live   *session.Server
 	Router *router.Router
+	Mailer *mailer.Worker
+
+	stopMail func()        // ends the mail worker's Run
+	mailDone chan struct{} // closed when it returned
 }
 
 // New wires the parts and starts the router (which rebuilds its queues
@@ -90,6 +101,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Router.Close()
 		return nil, err
 	}
+	if err := s.startMailer(cfg); err != nil {
+		s.Router.Close()
+		return nil, err
+	}
 	s.API.Handle("GET /ws/visitor", s.Live.Visitor())
 	s.API.Handle("GET /ws/operator", s.Live.Operator())
 	s.API.Handle("GET /{$}", console.Handler())
@@ -112,5 +127,33 @@ func (s *Server) Drain(ctx context.Context) error {
 	}
 }
 
-// Close stops the router's timers.
-func (s *Server) Close() { s.Router.Close() }
+// startMailer runs the outbox worker until Close.
+func (s *Server) startMailer(cfg Config) error {
+	sender := cfg.Mail
+	if sender == nil {
+		sender = mailer.NewLogSender(cfg.Log)
+	}
+	from := cfg.MailFrom
+	if from == "" {
+		from = "switchboard@localhost"
+	}
+	w, err := mailer.New(mailer.Config{Store: cfg.Store, Sender: mailer.WithDefaultFrom(sender, from), Log: cfg.Log})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.Mailer, s.stopMail, s.mailDone = w, cancel, make(chan struct{})
+	go func() {
+		defer close(s.mailDone)
+		w.Run(ctx)
+	}()
+	return nil
+}
+
+// Close stops the mail worker (after the mail it is sending) and the
+// router's timers.
+func (s *Server) Close() {
+	s.stopMail()
+	<-s.mailDone
+	s.Router.Close()
+}

@@ -66,6 +66,13 @@ type ChatStore interface {
 	// QueuedChats returns every queued chat, oldest first (to rebuild the
 	// router's queues after a restart).
 	QueuedChats(ctx context.Context) ([]switchboard.Chat, error)
+	// LastOperator returns the operator of the visitor's most recently
+	// started chat in the department that an operator answered (any status:
+	// ongoing or completed, with its operator as stored — after a transfer
+	// the operator who took it over), so that a returning visitor can be
+	// offered to them first. "" (not an error) when there is none, also
+	// for an unknown visitor or department.
+	LastOperator(ctx context.Context, visitorID, departmentID string) (string, error)
 
 	// AssignChat gives a queued chat to an operator: status ongoing,
 	// operator set, answered_at = at (the first time only: a requeued chat

@@ -20,6 +20,15 @@ type TransferStore interface {
 	// moved and the recorded hop. ErrConflict when the chat is not ongoing
 	// with fromOperatorID any more; ErrNotFound for an unknown chat.
 	TransferChat(ctx context.Context, chatID, fromOperatorID string, t switchboard.Transfer) (switchboard.Chat, switchboard.Transfer, error)
+	// MoveQueuedChat moves a queued chat to another live department
+	// (department_id changes and its name is copied; the chat stays queued
+	// with no operator), recording the hop in the same transaction with
+	// no operators, the note, and At now; it returns the chat as moved and
+	// the hop. The router uses it to hand a chat to its department's
+	// fallback (note "fallback"). ErrConflict when the chat is not queued;
+	// a ValidationError for "to_department" when the department is not
+	// live or is the chat's own; ErrNotFound for an unknown chat.
+	MoveQueuedChat(ctx context.Context, chatID, toDepartmentID, note string) (switchboard.Chat, switchboard.Transfer, error)
 	// Transfers returns a chat's hops, oldest first (none for an unknown
 	// chat).
 	Transfers(ctx context.Context, chatID string) ([]switchboard.Transfer, error)

@@ -41,6 +41,7 @@ type serveConfig struct {
 	trustedProxies  string
 	sessionTTL      time.Duration
 	shutdownTimeout time.Duration
+	operatorGrace   time.Duration
 	// Protocol limits (see docs/protocol.md).
 	maxMessageBytes   int
 	wsRate            float64
@@ -64,6 +65,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For / Forwarded headers are believed")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 7*24*time.Hour, "how long an operator's login lasts")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight work before exiting")
+	fs.DurationVar(&c.operatorGrace, "operator-grace", 30*time.Second, "how long an operator whose connection dropped keeps its status and chats before they are requeued")
 	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", 8192, "largest chat message body, in UTF-8 bytes")
 	fs.Float64Var(&c.wsRate, "ws-rate", 20, "frames per second allowed per WebSocket connection (0 turns the limit off)")
 	fs.IntVar(&c.wsBurst, "ws-burst", 40, "burst of frames allowed above --ws-rate")
@@ -105,6 +107,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	srv, err := server.New(ctx, server.Config{
 		Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log,
+		OperatorGrace: c.operatorGrace,
 		Live: session.Config{
 			MaxMessageBytes:   c.maxMessageBytes,
 			Rate:              c.wsRate,
@@ -171,6 +174,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.wsRate < 0 || c.wsBurst < 0 || c.ipMaxSockets < 1 || c.ipMaxChatsPerHour < 1 {
 		return errors.New("--ws-rate and --ws-burst must be ≥ 0; --ip-max-sockets and --ip-max-chats-per-hour ≥ 1")
+	}
+	if c.operatorGrace < time.Second || c.operatorGrace > time.Hour {
+		return errors.New("--operator-grace must be between 1s and 1h")
 	}
 	if c.sessionTTL < time.Minute {
 		return errors.New("--session-ttl must be at least 1m")

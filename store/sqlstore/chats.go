@@ -375,3 +375,19 @@ func (db *DB) SaveFeedback(ctx context.Context, f switchboard.Feedback) error {
 	}
 	return nil
 }
+
+// LastOperator returns the operator of the visitor's latest answered chat
+// in the department, or "" (see store.ChatStore).
+func (db *DB) LastOperator(ctx context.Context, visitorID, departmentID string) (string, error) {
+	var id string
+	err := db.reader().queryRow(ctx, `SELECT operator_id FROM chats
+		WHERE visitor_id = ? AND department_id = ? AND operator_id <> '' AND answered_at IS NOT NULL
+		ORDER BY started_at DESC, id DESC LIMIT 1`, visitorID, departmentID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", db.wrap("read last operator", err)
+	}
+	return id, nil
+}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,7 +21,7 @@ const departmentColumns = `id, name, description, visibility, enabled, routing, 
 	email_feedback_enabled, email_feedback_to,
 	email_missed_enabled, email_missed_to,
 	email_cc_enabled, email_cc_to,
-	created_at, updated_at`
+	created_at, updated_at, fallback_department_id`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -39,7 +41,7 @@ func scanDepartment(s scanner) (switchboard.Department, error) {
 		&e.Feedback.Enabled, jsonListDest{&e.Feedback.To},
 		&e.Missed.Enabled, jsonListDest{&e.Missed.To},
 		&e.CC.Enabled, jsonListDest{&e.CC.To},
-		&created, &updated)
+		&created, &updated, &d.FallbackDepartmentID)
 	if err != nil {
 		return switchboard.Department{}, err
 	}
@@ -66,7 +68,7 @@ func departmentArgs(d *switchboard.Department) []any {
 		e.Feedback.Enabled, jsonList(e.Feedback.To),
 		e.Missed.Enabled, jsonList(e.Missed.To),
 		e.CC.Enabled, jsonList(e.CC.To),
-		ms(d.CreatedAt), ms(d.UpdatedAt)}
+		ms(d.CreatedAt), ms(d.UpdatedAt), d.FallbackDepartmentID}
 }
 
 // nameKey is what makes two department names the same: case is ignored.
@@ -170,6 +172,23 @@ func (t *tx) checkOperators(ctx context.Context, ids []string) ([]string, error)
 	return ids, nil
 }
 
+// checkFallback checks that a fallback department, unless "", is a live
+// department (a ValidationError for "fallback_department_id" if not). On
+// PostgreSQL it share-locks it, so it is not deleted before the
+// transaction ends. A department deleted later simply stops being a
+// fallback: the router follows only live, enabled ones.
+func (t *tx) checkFallback(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	var found string
+	err := t.queryRow(ctx, `SELECT id FROM departments WHERE id = ? AND deleted_at IS NULL`+t.forShare(), id).Scan(&found)
+	if errors.Is(err, sql.ErrNoRows) {
+		return switchboard.Invalid("fallback_department_id", "department %q does not exist", id)
+	}
+	return err
+}
+
 // setDepartmentOperators makes ids (checked, distinct) the pool of the
 // department. Associations that stay keep their creation time.
 func (t *tx) setDepartmentOperators(ctx context.Context, departmentID string, ids []string, now time.Time) error {
@@ -208,6 +227,9 @@ func (t *tx) createDepartment(ctx context.Context, d *switchboard.Department) er
 		return err
 	}
 	d.OperatorIDs = ids
+	if err := t.checkFallback(ctx, d.FallbackDepartmentID); err != nil {
+		return err
+	}
 	d.ID = switchboard.NewID()
 	d.WidgetKey = ""
 	if d.Visibility == switchboard.Public {
@@ -216,7 +238,7 @@ func (t *tx) createDepartment(ctx context.Context, d *switchboard.Department) er
 	now := switchboard.Now()
 	d.CreatedAt, d.UpdatedAt = now, now
 	_, err = t.exec(ctx, `INSERT INTO departments (`+departmentColumns+`, name_key)
-		VALUES (`+placeholders(24)+`, ?)`, append(departmentArgs(d), nameKey(d.Name))...)
+		VALUES (`+placeholders(25)+`, ?)`, append(departmentArgs(d), nameKey(d.Name))...)
 	if t.d.IsUniqueViolation(err) {
 		return nameConflict(d.Name)
 	}
@@ -336,6 +358,11 @@ func (db *DB) UpdateDepartment(ctx context.Context, id string, update func(*swit
 		if d.OperatorIDs, err = t.checkOperators(ctx, d.OperatorIDs); err != nil {
 			return err
 		}
+		if d.FallbackDepartmentID != cur.FallbackDepartmentID {
+			if err := t.checkFallback(ctx, d.FallbackDepartmentID); err != nil {
+				return err
+			}
+		}
 		now := switchboard.Now()
 		d.UpdatedAt = now
 		args := departmentArgs(&d)
@@ -349,7 +376,7 @@ func (db *DB) UpdateDepartment(ctx context.Context, id string, update func(*swit
 			email_feedback_enabled = ?, email_feedback_to = ?,
 			email_missed_enabled = ?, email_missed_to = ?,
 			email_cc_enabled = ?, email_cc_to = ?,
-			created_at = ?, updated_at = ?, name_key = ?
+			created_at = ?, updated_at = ?, fallback_department_id = ?, name_key = ?
 			WHERE id = ?`, append(args[1:], nameKey(d.Name), d.ID)...)
 		if t.d.IsUniqueViolation(err) {
 			return nameConflict(d.Name)

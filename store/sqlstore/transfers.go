@@ -73,6 +73,52 @@ func (db *DB) TransferChat(ctx context.Context, chatID, fromOperatorID string, t
 	return out, t, nil
 }
 
+// MoveQueuedChat moves a queued chat to another live department and records
+// the hop (see store.TransferStore).
+func (db *DB) MoveQueuedChat(ctx context.Context, chatID, toDepartmentID, note string) (switchboard.Chat, switchboard.Transfer, error) {
+	const op = "move queued chat"
+	if err := checkTexts("note", note); err != nil {
+		return switchboard.Chat{}, switchboard.Transfer{}, err
+	}
+	t := switchboard.Transfer{ID: switchboard.NewID(), ChatID: chatID, At: switchboard.Now(), ToDepartmentID: toDepartmentID, Note: note}
+	var out switchboard.Chat
+	err := db.inTx(ctx, func(tx *tx) error {
+		cur, err := scanChat(tx.queryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE id = ?`+tx.forUpdate(), chatID))
+		if err != nil {
+			return err
+		}
+		if cur.Status != switchboard.ChatQueued {
+			return &switchboard.ConflictError{Field: "status", Message: "the chat is " + string(cur.Status) + ", not queued"}
+		}
+		if toDepartmentID == cur.DepartmentID {
+			return switchboard.Invalid("to_department", "is the chat's own department")
+		}
+		var name string
+		err = tx.queryRow(ctx, `SELECT name FROM departments WHERE id = ? AND deleted_at IS NULL`, toDepartmentID).Scan(&name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return switchboard.Invalid("to_department", "no such department")
+		}
+		if err != nil {
+			return err
+		}
+		t.FromDepartmentID = cur.DepartmentID
+		out, err = scanChat(tx.queryRow(ctx, `UPDATE chats SET department_id = ?, department_name = ?
+			WHERE id = ? AND status = 'queued' RETURNING `+chatColumns, toDepartmentID, name, chatID))
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `INSERT INTO transfers (id, chat_id, at, from_department_id, to_department_id,
+			from_operator_id, to_operator_id, note) VALUES (?, ?, ?, ?, ?, '', '', ?)`,
+			t.ID, chatID, ms(t.At), t.FromDepartmentID, t.ToDepartmentID, t.Note)
+		return err
+	})
+	if err != nil {
+		return switchboard.Chat{}, switchboard.Transfer{}, db.wrap(op+" "+chatID, err)
+	}
+	t.At = fromMS(ms(t.At))
+	return out, t, nil
+}
+
 // Transfers returns a chat's hops, oldest first.
 func (db *DB) Transfers(ctx context.Context, chatID string) ([]switchboard.Transfer, error) {
 	const op = "list transfers"

@@ -485,6 +485,48 @@ var chatCases = []testCase{
 			"SaveFeedback of an unknown chat")
 	}},
 
+	{"LastOperator", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		d := newDepartment(t, s, "Sales")
+		other := newDepartment(t, s, "Support")
+		op1 := newOperator(t, s, "one@example.com", switchboard.RoleOperator)
+		op2 := newOperator(t, s, "two@example.com", switchboard.RoleOperator)
+		vid := switchboard.NewID()
+		same := func(nc *store.NewChat) { nc.Visitor.ID = vid }
+		last := func(dept string, want string, what string) {
+			t.Helper()
+			got, err := s.LastOperator(ctx, vid, dept)
+			noErr(t, err, "LastOperator "+what)
+			equal(t, got, want, "LastOperator "+what)
+		}
+		last(d.ID, "", "of an unknown visitor")
+
+		first := newChat(t, s, d, "hi", same)
+		last(d.ID, "", "with only a queued chat")
+		_, err := s.AssignChat(ctx, first.ID, op1.ID, time.Now())
+		noErr(t, err, "AssignChat")
+		_, err = s.EndChat(ctx, first.ID, time.Now())
+		noErr(t, err, "EndChat")
+		last(d.ID, op1.ID, "after a completed chat")
+		last(other.ID, "", "in another department")
+
+		time.Sleep(2 * time.Millisecond) // a later started_at
+		second := newChat(t, s, d, "again", same)
+		_, err = s.MissChat(ctx, second.ID, time.Now())
+		noErr(t, err, "MissChat")
+		last(d.ID, op1.ID, "after a missed chat (not answered)")
+
+		time.Sleep(2 * time.Millisecond)
+		third := newChat(t, s, d, "and again", same)
+		_, err = s.AssignChat(ctx, third.ID, op2.ID, time.Now())
+		noErr(t, err, "AssignChat")
+		last(d.ID, op2.ID, "while the newest answered chat is ongoing")
+
+		got, err := s.LastOperator(ctx, "no-such-visitor", "no-such-department")
+		noErr(t, err, "LastOperator of unknown ids")
+		equal(t, got, "", "LastOperator of unknown ids")
+	}},
+
 	{"Unknown", func(t *testing.T, s store.Store) {
 		_, err := s.Chat(t.Context(), "no-such-chat")
 		wantNotFound(t, err, "Chat")

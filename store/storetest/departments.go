@@ -345,6 +345,46 @@ var departmentCases = []testCase{
 		check("an update with an unknown operator")
 	}},
 
+	{"Fallback", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		over := newDepartment(t, s, "Overflow", func(d *switchboard.Department) { d.Visibility = switchboard.Private })
+		d := newDepartment(t, s, "Sales", func(d *switchboard.Department) { d.FallbackDepartmentID = over.ID })
+		equal(t, d.FallbackDepartmentID, over.ID, "FallbackDepartmentID as created")
+		got, err := s.Department(ctx, d.ID)
+		noErr(t, err, "Department")
+		equal(t, got.FallbackDepartmentID, over.ID, "FallbackDepartmentID as read")
+
+		bad := switchboard.Department{Name: "Support", Enabled: true, FallbackDepartmentID: "no-such-department"}
+		wantInvalid(t, s.CreateDepartment(ctx, &bad), "fallback_department_id", "CreateDepartment with an unknown fallback")
+		_, err = s.UpdateDepartment(ctx, d.ID, func(d *switchboard.Department) error {
+			d.FallbackDepartmentID = d.ID
+			return nil
+		})
+		wantInvalid(t, err, "fallback_department_id", "UpdateDepartment with itself as fallback")
+		_, err = s.UpdateDepartment(ctx, d.ID, func(d *switchboard.Department) error {
+			d.FallbackDepartmentID = "no-such-department"
+			return nil
+		})
+		wantInvalid(t, err, "fallback_department_id", "UpdateDepartment with an unknown fallback")
+
+		noErr(t, s.DeleteDepartment(ctx, over.ID, ""), "DeleteDepartment")
+		other := switchboard.Department{Name: "Support", Enabled: true, FallbackDepartmentID: over.ID}
+		wantInvalid(t, s.CreateDepartment(ctx, &other), "fallback_department_id", "CreateDepartment with a deleted fallback")
+		// An update that leaves a (since deleted) fallback alone is accepted.
+		up, err := s.UpdateDepartment(ctx, d.ID, func(d *switchboard.Department) error {
+			d.Description = "still falls back"
+			return nil
+		})
+		noErr(t, err, "UpdateDepartment keeping the fallback")
+		equal(t, up.FallbackDepartmentID, over.ID, "FallbackDepartmentID kept")
+		up, err = s.UpdateDepartment(ctx, d.ID, func(d *switchboard.Department) error {
+			d.FallbackDepartmentID = ""
+			return nil
+		})
+		noErr(t, err, "UpdateDepartment clearing the fallback")
+		equal(t, up.FallbackDepartmentID, "", "FallbackDepartmentID cleared")
+	}},
+
 	{"WidgetKey", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		d := newDepartment(t, s, "Sales")

@@ -68,6 +68,41 @@ var transferCases = []testCase{
 			t.Errorf("Transfers = %+v, want bob then carol", hops)
 		}
 	}},
+	{"a queued chat moves to another department", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		pub := newDepartment(t, s, "Sales")
+		priv := newDepartment(t, s, "Overflow", func(d *switchboard.Department) { d.Visibility = switchboard.Private })
+		ch := newChat(t, s, pub, "help")
+		moved, hop, err := s.MoveQueuedChat(ctx, ch.ID, priv.ID, "fallback")
+		noErr(t, err, "MoveQueuedChat")
+		if moved.DepartmentID != priv.ID || moved.DepartmentName != "Overflow" || moved.Status != switchboard.ChatQueued || moved.OperatorID != "" {
+			t.Errorf("moved chat = %+v, want queued in Overflow", moved)
+		}
+		if got := chat(t, s, ch.ID); got.DepartmentID != priv.ID || got.DepartmentName != "Overflow" {
+			t.Errorf("stored chat = %+v, want it in Overflow", got)
+		}
+		want := switchboard.Transfer{ID: hop.ID, ChatID: ch.ID, At: hop.At, FromDepartmentID: pub.ID, ToDepartmentID: priv.ID, Note: "fallback"}
+		if hop.ID == "" || hop.At.IsZero() || hop != want {
+			t.Errorf("hop = %+v, want %+v", hop, want)
+		}
+		hops, err := s.Transfers(ctx, ch.ID)
+		noErr(t, err, "Transfers")
+		if len(hops) != 1 || hops[0].Note != "fallback" || hops[0].FromDepartmentID != pub.ID || hops[0].ToDepartmentID != priv.ID ||
+			hops[0].FromOperatorID != "" || hops[0].ToOperatorID != "" {
+			t.Errorf("Transfers = %+v, want the one fallback hop", hops)
+		}
+
+		_, _, err = s.MoveQueuedChat(ctx, ch.ID, priv.ID, "fallback")
+		wantInvalid(t, err, "to_department", "MoveQueuedChat to its own department")
+		_, _, err = s.MoveQueuedChat(ctx, ch.ID, "no-such-department", "fallback")
+		wantInvalid(t, err, "to_department", "MoveQueuedChat to an unknown department")
+		_, _, err = s.MoveQueuedChat(ctx, "no-such-chat", pub.ID, "fallback")
+		wantNotFound(t, err, "MoveQueuedChat of an unknown chat")
+		_, err = s.MissChat(ctx, ch.ID, time.Now())
+		noErr(t, err, "MissChat")
+		_, _, err = s.MoveQueuedChat(ctx, ch.ID, pub.ID, "fallback")
+		wantErrIs(t, err, switchboard.ErrConflict, "MoveQueuedChat of a missed chat")
+	}},
 	{"refusals", func(t *testing.T, s store.Store) {
 		d := newDepartment(t, s, "Sales")
 		gone := newDepartment(t, s, "Gone")

@@ -37,6 +37,9 @@ CREATE TABLE departments (
     email_missed_to          TEXT NOT NULL DEFAULT '[]',
     email_cc_enabled         BOOLEAN NOT NULL DEFAULT FALSE,
     email_cc_to              TEXT NOT NULL DEFAULT '[]',
+    -- '' or the department that takes this one's chats when nobody is
+    -- online or the wait timeout passes (not followed further).
+    fallback_department_id   TEXT NOT NULL DEFAULT '',
     created_at               BIGINT NOT NULL,
     updated_at               BIGINT NOT NULL,
     deleted_at               BIGINT -- soft delete: chats keep referring to the row
