@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
 	"github.com/switchboard-chat/switchboard/internal/testenv"
+	"github.com/switchboard-chat/switchboard/mailer"
 	"github.com/switchboard-chat/switchboard/server"
 	"github.com/switchboard-chat/switchboard/session"
 	"github.com/switchboard-chat/switchboard/store"
@@ -36,6 +37,7 @@ type nodeOptions struct {
 	live  session.Config
 	grace time.Duration
 	ips   *clientip.Resolver // trusted proxies of the session and the API (nil: none)
+	mail  mailer.Sender      // where the outbox's mail goes (nil: logged)
 }
 
 func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
@@ -50,7 +52,7 @@ func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
 	}
 	n := &node{t: t, st: st, dept: res.Department}
 	n.http = httptest.NewUnstartedServer(nil)
-	n.srv, err = server.New(context.Background(), server.Config{Store: st, PublicURL: "http://" + n.http.Listener.Addr().String(), Live: opts.live, OperatorGrace: opts.grace, IPs: opts.ips})
+	n.srv, err = server.New(context.Background(), server.Config{Store: st, PublicURL: "http://" + n.http.Listener.Addr().String(), Live: opts.live, OperatorGrace: opts.grace, IPs: opts.ips, Mail: opts.mail})
 	if err != nil {
 		t.Fatal(err)
 	}

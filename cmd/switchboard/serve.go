@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/mailer"
 	"github.com/switchboard-chat/switchboard/server"
 	"github.com/switchboard-chat/switchboard/session"
 	"github.com/switchboard-chat/switchboard/store"
@@ -35,6 +37,7 @@ type serveConfig struct {
 	redisURL        string
 	redisPrefix     string
 	smtpURL         string
+	mailFrom        string
 	portalName      string
 	adminEmail      string
 	adminPassword   string
@@ -58,7 +61,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.publicURL, "public-url", "", "URL that browsers, embed snippets and emails use to reach the server (default http://<addr>)")
 	fs.StringVar(&c.redisURL, "redis-url", "", "cluster mode: Redis URL for presence and fan-out (requires --postgres-url)")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "switchboard:", "prefix of every Redis key and channel")
-	fs.StringVar(&c.smtpURL, "smtp-url", "", "SMTP server for outgoing mail (smtp://user:pass@host:587, smtps://…); empty logs mail instead")
+	fs.StringVar(&c.smtpURL, "smtp-url", "", "SMTP server for outgoing mail (smtp://user:pass@host:587[?starttls=require|none], smtps://…:465); empty logs mail instead")
+	fs.StringVar(&c.mailFrom, "mail-from", "switchboard@localhost", "sender of mail whose department has no from-address")
 	fs.StringVar(&c.portalName, "portal-name", "Switchboard", "name of the portal and of the default department")
 	fs.StringVar(&c.adminEmail, "admin-email", "", "first start only: the first admin's email (default "+defaultAdminEmail+")")
 	fs.StringVar(&c.adminPassword, "admin-password", "", "first start only: the first admin's password (default: generated and printed once)")
@@ -105,9 +109,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	var smtp mailer.Sender // nil: the server logs mail instead
+	if c.smtpURL != "" {
+		if smtp, err = mailer.NewSMTP(c.smtpURL, mailer.SMTPOptions{}); err != nil {
+			return fmt.Errorf("--smtp-url: %w", err)
+		}
+		log.Info("sending mail through SMTP", "smtp", redactURL(c.smtpURL))
+	}
 	srv, err := server.New(ctx, server.Config{
 		Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log,
-		OperatorGrace: c.operatorGrace,
+		OperatorGrace: c.operatorGrace, Mail: smtp, MailFrom: c.mailFrom,
 		Live: session.Config{
 			MaxMessageBytes:   c.maxMessageBytes,
 			Rate:              c.wsRate,
@@ -166,8 +177,8 @@ func (c *serveConfig) check() error {
 	if c.redisURL != "" {
 		return errors.New("--redis-url: cluster mode is not available in this version yet; run a single node")
 	}
-	if c.smtpURL != "" {
-		return errors.New("--smtp-url: sending mail is not available in this version yet; leave it empty")
+	if _, err := switchboard.ParseAddress(c.mailFrom); err != nil {
+		return fmt.Errorf("--mail-from: %w", err)
 	}
 	if c.maxMessageBytes < 1 || c.maxMessageBytes > 60000 {
 		return errors.New("--max-message-bytes must be between 1 and 60000 (a frame is at most 64 KiB)")
