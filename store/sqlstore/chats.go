@@ -359,10 +359,8 @@ func (db *DB) SaveFeedback(ctx context.Context, f switchboard.Feedback) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := requireRows(res); err != nil {
 			return err
-		} else if n == 0 {
-			return switchboard.ErrNotFound
 		}
 		_, err = t.exec(ctx, `INSERT INTO feedback (chat_id, rating, comment, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (chat_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment,

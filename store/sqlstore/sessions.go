@@ -33,10 +33,8 @@ func (db *DB) CreateSession(ctx context.Context, s switchboard.Session) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := requireRows(res); err != nil {
 			return err
-		} else if n == 0 {
-			return switchboard.ErrNotFound
 		}
 		return nil
 	})
@@ -107,10 +105,8 @@ func (db *DB) CreateTicket(ctx context.Context, ticketHash, operatorID, sessionH
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := requireRows(res); err != nil {
 			return err
-		} else if n == 0 {
-			return switchboard.ErrNotFound
 		}
 		return nil
 	})

@@ -255,3 +255,17 @@ func (db *DB) inTx(ctx context.Context, fn func(*tx) error) error {
 	}
 	return sqlTx.Commit()
 }
+
+// requireRows returns switchboard.ErrNotFound when a statement changed no
+// row: the row it was meant for (or the one an INSERT … SELECT copies from)
+// does not exist.
+func requireRows(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return switchboard.ErrNotFound
+	}
+	return nil
+}
