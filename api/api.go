@@ -38,6 +38,9 @@ type Config struct {
 	// Visitors lists the visitors on the site now (GET /api/visitors); nil
 	// lists none.
 	Visitors Visitors
+	// Monitored returns the ids of the chats a supervisor or admin is
+	// watching now (GET /api/chats?category=monitored); nil means none.
+	Monitored func() []string
 	// PublicURL is where browsers reach the server; embed snippets point to
 	// it and cookie-authenticated writes must come from its origin. Required.
 	PublicURL string
@@ -59,6 +62,7 @@ type Server struct {
 	store      store.Store
 	presence   Presence
 	visitors   Visitors
+	monitored  func() []string
 	publicURL  *url.URL
 	origin     string // scheme://host[:port] of publicURL
 	ips        *clientip.Resolver
@@ -86,6 +90,7 @@ func New(cfg Config) (*Server, error) {
 		store:      cfg.Store,
 		presence:   cfg.Presence,
 		visitors:   cfg.Visitors,
+		monitored:  cfg.Monitored,
 		publicURL:  u,
 		origin:     origin,
 		ips:        cmp.Or(cfg.IPs, &clientip.Resolver{}),
@@ -146,6 +151,8 @@ func (s *Server) routes() {
 	m.Handle("DELETE /api/operators/{id}", s.authed(switchboard.RoleAdmin, s.handleDeleteOperator))
 
 	m.Handle("GET /api/audit", s.authed(switchboard.RoleAdmin, s.handleAudit))
+
+	m.Handle("GET /api/chats", s.authed(switchboard.RoleOperator, s.handleListChats))
 
 	m.Handle("GET /api/visitors", s.authed(switchboard.RoleOperator, s.handleListVisitors))
 	m.Handle("GET /api/blocked-ips", s.authed(switchboard.RoleSupervisor, s.handleListBlocks))

@@ -32,6 +32,51 @@ type NewChat struct {
 	Status       switchboard.ChatStatus // queued, or missed when nobody is online; "" means queued
 }
 
+// ChatFilter selects chats for the history list (ChatStore.ListChats).
+// Zero fields do not filter; the fields combine with AND.
+type ChatFilter struct {
+	// Category is "" or all (no restriction), ongoing (queued or ongoing),
+	// missed, completed, reopened (the reopened flag, whatever the status)
+	// or monitored (only the chats of ChatIDs). Another value is a
+	// ValidationError for "category".
+	Category switchboard.Category
+	// DepartmentIDs restricts the list to these departments; empty means
+	// every department. (The API passes an operator's own departments.)
+	DepartmentIDs []string
+	DepartmentID  string
+	OperatorID    string
+	// Visitor is a substring of the visitor's name or email, matched
+	// ignoring case (% and _ are literal). On SQLite only ASCII letters
+	// fold.
+	Visitor string
+	// From and To bound started_at: From <= started_at < To. A zero time
+	// leaves that side open.
+	From, To time.Time
+	// Rating is 1–5, or 0 for any (another value is a ValidationError for
+	// "rating").
+	Rating int
+	// ChatIDs are the chats of the monitored category (none when empty);
+	// other categories ignore it.
+	ChatIDs []string
+}
+
+// ChatRow is one chat of the history list.
+type ChatRow struct {
+	ID             string
+	Status         switchboard.ChatStatus
+	DepartmentID   string
+	DepartmentName string // the chat's copy: kept after the department is deleted
+	VisitorID      string
+	VisitorName    string
+	VisitorEmail   string
+	OperatorID     string // "" when nobody answered
+	OperatorName   string // "" also when the operator was deleted
+	StartedAt      time.Time
+	EndedAt        *time.Time
+	Reopened       bool
+	Rating         int // 0 when no feedback
+}
+
 // ChatStore is the durable side of live chat: visitors, chats and their
 // messages. Every Store implements it. Text the database could not store
 // as it is (invalid UTF-8, NUL bytes) is a *switchboard.ValidationError
@@ -115,6 +160,13 @@ type ChatStore interface {
 	// there are none. A limit below 1 is a ValidationError for "limit"; an
 	// unknown chat is ErrNotFound.
 	Messages(ctx context.Context, chatID string, afterSeq int64, limit int) ([]switchboard.Message, error)
+
+	// ListChats lists the chats that match f, newest first by
+	// (started_at, id), one keyset page at a time: a chat inserted between
+	// two page requests never shifts the later pages (a newer one simply
+	// does not appear on them). A malformed cursor is a ValidationError for
+	// "cursor", a bad filter one naming its field.
+	ListChats(ctx context.Context, f ChatFilter, p Page) (items []ChatRow, next string, err error)
 
 	// SaveFeedback stores (or replaces) a chat's rating and comment and
 	// copies the rating onto the chat. A rating outside 1–5 is a

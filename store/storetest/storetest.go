@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"session", sessionCases},
 		{"audit", auditCases},
 		{"chat", chatCases},
+		{"history", historyCases},
 		{"message", messageCases},
 		{"transfer", transferCases},
 		{"block", blockCases},
