@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -102,11 +103,30 @@ func OpenOptions(ctx context.Context, path string, o Options) (*DB, error) {
 		read:  read,
 		write: write,
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if err := migrateRetrying(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// migrateRetrying migrates, trying again when SQLite answers "database is
+// locked" at once: processes opening a fresh file together can deadlock on
+// its first locks (one switching the file to WAL, another beginning a
+// write), and SQLite then fails one of them without waiting.
+func migrateRetrying(ctx context.Context, db *DB) error {
+	var err error
+	for attempt := range 6 {
+		if err = db.Migrate(ctx); err == nil || !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 func sqliteCode(err error) (int, bool) {
