@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -211,4 +212,37 @@ type out struct {
 	Status      string `json:"status,omitempty"`
 	Name        string `json:"name,omitempty"`
 	Question    string `json:"question,omitempty"`
+}
+
+// dialRetrying calls dialOnce until it connects, with a growing pause
+// between tries (100 ms doubling to 2 s). It gives up at once on an HTTP 429
+// (reported as rateLimited with hint) or a status in final, after attempts
+// tries (0: no limit), or when ctx ends.
+func (r *runner) dialRetrying(ctx context.Context, attempts int, hint string, final []int, dialOnce func() (*wsConn, error)) (*wsConn, error) {
+	backoff := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		c, err := dialOnce()
+		if err == nil {
+			return c, nil
+		}
+		var de *dialError
+		if errors.As(err, &de) {
+			if de.status == 429 {
+				r.rateLimited(hint)
+				return nil, err
+			}
+			if slices.Contains(final, de.status) {
+				return nil, err
+			}
+		}
+		if ctx.Err() != nil || (attempts > 0 && try >= attempts) {
+			return nil, err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }

@@ -100,34 +100,14 @@ func (o *operator) run(ctx context.Context) {
 }
 
 func (o *operator) connect(ctx context.Context, attempts int) error {
-	backoff := 100 * time.Millisecond
-	for try := 1; ; try++ {
+	c, err := o.r.dialRetrying(ctx, attempts, "HTTP 429 on /ws/operator", []int{401, 403}, func() (*wsConn, error) {
 		o.gen++
-		c, err := dial(ctx, o.hc, o.r.wsBase+"/ws/operator", httpHeaderBearer(o.token), o.gen, o.in)
-		if err == nil {
-			o.conn = c
-			return nil
-		}
-		var de *dialError
-		if errors.As(err, &de) {
-			switch de.status {
-			case 429:
-				o.r.rateLimited("HTTP 429 on /ws/operator")
-				return err
-			case 401, 403:
-				return err
-			}
-		}
-		if ctx.Err() != nil || (attempts > 0 && try >= attempts) {
-			return err
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff = min(2*backoff, 2*time.Second)
+		return dial(ctx, o.hc, o.r.wsBase+"/ws/operator", httpHeaderBearer(o.token), o.gen, o.in)
+	})
+	if err == nil {
+		o.conn = c
 	}
+	return err
 }
 
 // send queues a frame that expects an answer, under a fresh ref.

@@ -116,34 +116,14 @@ func (v *visitor) run(ctx context.Context, ramp chan struct{}) {
 
 // connect dials (again), trying up to attempts times (0: until ctx ends).
 func (v *visitor) connect(ctx context.Context, attempts int) error {
-	backoff := 100 * time.Millisecond
-	for try := 1; ; try++ {
+	c, err := v.r.dialRetrying(ctx, attempts, "HTTP 429 on /ws/visitor: too many sockets from one address", []int{403, 404}, func() (*wsConn, error) {
 		v.gen++
-		c, err := dial(ctx, v.r.client(v.r.sourceFor(v.n-1, 20000, 2)), v.url(), nil, v.gen, v.in)
-		if err == nil {
-			v.conn = c
-			return nil
-		}
-		var de *dialError
-		if errors.As(err, &de) {
-			switch de.status {
-			case 429:
-				v.r.rateLimited("HTTP 429 on /ws/visitor: too many sockets from one address")
-				return err
-			case 403, 404:
-				return err
-			}
-		}
-		if ctx.Err() != nil || (attempts > 0 && try >= attempts) {
-			return err
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff = min(2*backoff, 2*time.Second)
+		return dial(ctx, v.r.client(v.r.sourceFor(v.n-1, 20000, 2)), v.url(), nil, v.gen, v.in)
+	})
+	if err == nil {
+		v.conn = c
 	}
+	return err
 }
 
 func (v *visitor) send(ref string, p pendingFrame) { v.out.enqueue(ref, p, false) }
