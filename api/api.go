@@ -41,6 +41,10 @@ type Config struct {
 	// Monitored returns the ids of the chats a supervisor or admin is
 	// watching now (GET /api/chats?category=monitored); nil means none.
 	Monitored func() []string
+	// Reopened is called after a chat was reopened as queued
+	// (POST /api/chats/{id}/reopen), so that it is routed like a new chat;
+	// the server wires it to the router's Enqueue. nil routes nothing.
+	Reopened func(ctx context.Context, chat switchboard.Chat) error
 	// PublicURL is where browsers reach the server; embed snippets point to
 	// it and cookie-authenticated writes must come from its origin. Required.
 	PublicURL string
@@ -63,6 +67,7 @@ type Server struct {
 	presence   Presence
 	visitors   Visitors
 	monitored  func() []string
+	reopened   func(ctx context.Context, chat switchboard.Chat) error
 	publicURL  *url.URL
 	origin     string // scheme://host[:port] of publicURL
 	ips        *clientip.Resolver
@@ -91,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		presence:   cfg.Presence,
 		visitors:   cfg.Visitors,
 		monitored:  cfg.Monitored,
+		reopened:   cfg.Reopened,
 		publicURL:  u,
 		origin:     origin,
 		ips:        cmp.Or(cfg.IPs, &clientip.Resolver{}),
@@ -153,6 +159,10 @@ func (s *Server) routes() {
 	m.Handle("GET /api/audit", s.authed(switchboard.RoleAdmin, s.handleAudit))
 
 	m.Handle("GET /api/chats", s.authed(switchboard.RoleOperator, s.handleListChats))
+	m.Handle("GET /api/chats/{id}", s.authed(switchboard.RoleOperator, s.handleGetChat))
+	m.Handle("DELETE /api/chats/{id}", s.authed(switchboard.RoleAdmin, s.handleDeleteChat))
+	m.Handle("POST /api/chats/{id}/notes", s.authed(switchboard.RoleOperator, s.handleAddNote))
+	m.Handle("POST /api/chats/{id}/reopen", s.authed(switchboard.RoleOperator, s.handleReopenChat))
 
 	m.Handle("GET /api/visitors", s.authed(switchboard.RoleOperator, s.handleListVisitors))
 	m.Handle("GET /api/blocked-ips", s.authed(switchboard.RoleSupervisor, s.handleListBlocks))

@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.Router.Start(ctx); err != nil {
 		return nil, fmt.Errorf("server: start router: %w", err)
 	}
-	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log})
+	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.Router.Enqueue, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log})
 	if err != nil {
 		s.Router.Close()
 		return nil, err

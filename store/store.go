@@ -64,6 +64,7 @@ type Store interface {
 	ChatStore
 	BlockStore
 	TransferStore
+	DetailStore
 	OutboxStore
 
 	// Ping checks that the database answers.
