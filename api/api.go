@@ -163,6 +163,7 @@ func (s *Server) routes() {
 	m.Handle("DELETE /api/chats/{id}", s.authed(switchboard.RoleAdmin, s.handleDeleteChat))
 	m.Handle("POST /api/chats/{id}/notes", s.authed(switchboard.RoleOperator, s.handleAddNote))
 	m.Handle("POST /api/chats/{id}/reopen", s.authed(switchboard.RoleOperator, s.handleReopenChat))
+	m.Handle("GET /api/chats/{id}/transcript", s.authed(switchboard.RoleOperator, s.handleTranscript))
 
 	m.Handle("GET /api/visitors", s.authed(switchboard.RoleOperator, s.handleListVisitors))
 	m.Handle("GET /api/blocked-ips", s.authed(switchboard.RoleSupervisor, s.handleListBlocks))

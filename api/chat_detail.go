@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"time"
@@ -101,6 +102,22 @@ func (s *Server) visibleChat(r *http.Request, c *caller, ownChat bool) (switchbo
 	return ch, nil
 }
 
+// allMessages returns every message of a chat in seq order, page by page.
+func (s *Server) allMessages(ctx context.Context, chatID string) ([]switchboard.Message, error) {
+	var all []switchboard.Message
+	for after := int64(0); ; {
+		msgs, err := s.store.Messages(ctx, chatID, after, store.MaxMessages)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, msgs...)
+		if len(msgs) < store.MaxMessages {
+			return all, nil
+		}
+		after = msgs[len(msgs)-1].Seq
+	}
+}
+
 // chatRow turns a chat into the list's row shape, with the names looked up.
 func (s *Server) chatRow(r *http.Request, ch switchboard.Chat, v switchboard.Visitor) chatRowView {
 	row := store.ChatRow{ID: ch.ID, Status: ch.Status, DepartmentID: ch.DepartmentID, DepartmentName: ch.DepartmentName,
@@ -139,20 +156,14 @@ func (s *Server) handleGetChat(w http.ResponseWriter, r *http.Request, c *caller
 	if out.Visitor.PageURL == "" {
 		out.Visitor.PageURL = v.PageURL
 	}
-	for after := int64(0); ; {
-		msgs, err := s.store.Messages(ctx, ch.ID, after, store.MaxMessages)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		for _, m := range msgs {
-			out.Messages = append(out.Messages, messageView{Seq: m.Seq, FromKind: m.FromKind, FromID: m.FromID,
-				FromName: m.FromName, Body: m.Body, At: wireNow(m.At)})
-		}
-		if len(msgs) < store.MaxMessages {
-			break
-		}
-		after = msgs[len(msgs)-1].Seq
+	msgs, err := s.allMessages(ctx, ch.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, m := range msgs {
+		out.Messages = append(out.Messages, messageView{Seq: m.Seq, FromKind: m.FromKind, FromID: m.FromID,
+			FromName: m.FromName, Body: m.Body, At: wireNow(m.At)})
 	}
 	transfers, err := s.store.Transfers(ctx, ch.ID)
 	if err != nil {
