@@ -205,7 +205,13 @@ func (db *DB) Chat(ctx context.Context, id string) (switchboard.Chat, error) {
 
 // chats returns the chats matching where, oldest first, never nil.
 func (db *DB) chats(ctx context.Context, op, where string, args ...any) ([]switchboard.Chat, error) {
-	rows, err := db.reader().query(ctx, `SELECT `+chatColumns+` FROM chats WHERE `+where+` ORDER BY started_at, id`, args...)
+	return db.chatsOrdered(ctx, op, where+` ORDER BY started_at, id`, args...)
+}
+
+// chatsOrdered returns the chats matching where, which ends with its own
+// ORDER BY (and LIMIT); never nil.
+func (db *DB) chatsOrdered(ctx context.Context, op, where string, args ...any) ([]switchboard.Chat, error) {
+	rows, err := db.reader().query(ctx, `SELECT `+chatColumns+` FROM chats WHERE `+where, args...)
 	if err != nil {
 		return nil, db.wrap(op, err)
 	}

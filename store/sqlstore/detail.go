@@ -91,25 +91,8 @@ func (db *DB) VisitorChats(ctx context.Context, visitorID, exceptChatID string, 
 	if limit < 1 || limit > store.MaxPreviousChats {
 		limit = store.MaxPreviousChats
 	}
-	const op = "read visitor's chats"
-	rows, err := db.reader().query(ctx, `SELECT `+chatColumns+` FROM chats
-		WHERE visitor_id = ? AND id <> ? ORDER BY started_at DESC, id DESC LIMIT ?`, visitorID, exceptChatID, limit)
-	if err != nil {
-		return nil, db.wrap(op, err)
-	}
-	defer rows.Close()
-	out := []switchboard.Chat{}
-	for rows.Next() {
-		ch, err := scanChat(rows)
-		if err != nil {
-			return nil, db.wrap(op, err)
-		}
-		out = append(out, ch)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.wrap(op, err)
-	}
-	return out, nil
+	return db.chatsOrdered(ctx, "read visitor's chats",
+		`visitor_id = ? AND id <> ? ORDER BY started_at DESC, id DESC LIMIT ?`, visitorID, exceptChatID, limit)
 }
 
 // DeleteChat deletes an ended chat with everything of it, cancels its
