@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 
@@ -30,7 +29,7 @@ var migrations embed.FS
 // Dialect describes PostgreSQL to sqlstore.
 var Dialect = sqlstore.Dialect{
 	Name:                 "postgres",
-	Migrations:           mustSub(migrations, "migrations"),
+	Migrations:           sqlstore.MustSub(migrations, "migrations"),
 	NumberedPlaceholders: true,
 	ArrayParams:          true,
 	ForUpdate:            " FOR UPDATE",
@@ -38,14 +37,6 @@ var Dialect = sqlstore.Dialect{
 	LockSQL:              "SELECT pg_advisory_xact_lock(?)",
 	IsUniqueViolation:    isUniqueViolation,
 	IsUnavailable:        isUnavailable,
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
 }
 
 // DB is a store.Store in a PostgreSQL database.

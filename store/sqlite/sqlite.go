@@ -13,7 +13,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -32,17 +31,9 @@ var migrations embed.FS
 // Dialect describes SQLite to sqlstore.
 var Dialect = sqlstore.Dialect{
 	Name:              "sqlite",
-	Migrations:        mustSub(migrations, "migrations"),
+	Migrations:        sqlstore.MustSub(migrations, "migrations"),
 	IsUniqueViolation: isUniqueViolation,
 	IsUnavailable:     isBusy,
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
 }
 
 // DB is a store.Store in a SQLite file.

@@ -86,3 +86,13 @@ func (d *Dialect) rebind(query string) string {
 	}
 	return b.String()
 }
+
+// MustSub returns the subdirectory dir of an embedded file system (a
+// backend's migrations); a missing directory is a programming error.
+func MustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
