@@ -41,10 +41,11 @@ type Config struct {
 	// Monitored returns the ids of the chats a supervisor or admin is
 	// watching now (GET /api/chats?category=monitored); nil means none.
 	Monitored func() []string
-	// Reopened is called after a chat was reopened as queued
-	// (POST /api/chats/{id}/reopen), so that it is routed like a new chat;
-	// the server wires it to the router's Enqueue. nil routes nothing.
-	Reopened func(ctx context.Context, chat switchboard.Chat) error
+	// Reopened is called after POST /api/chats/{id}/reopen reopened a
+	// chat in the store (queued, or ongoing with the caller), with the
+	// caller: the server wires it to the live session layer, which tells
+	// the chat's participants and routes it. nil routes nothing.
+	Reopened func(ctx context.Context, chat switchboard.Chat, by switchboard.Operator) error
 	// PublicURL is where browsers reach the server; embed snippets point to
 	// it and cookie-authenticated writes must come from its origin. Required.
 	PublicURL string
@@ -67,7 +68,7 @@ type Server struct {
 	presence   Presence
 	visitors   Visitors
 	monitored  func() []string
-	reopened   func(ctx context.Context, chat switchboard.Chat) error
+	reopened   func(ctx context.Context, chat switchboard.Chat, by switchboard.Operator) error
 	publicURL  *url.URL
 	origin     string // scheme://host[:port] of publicURL
 	ips        *clientip.Resolver

@@ -284,9 +284,9 @@ func (s *Server) handleReopenChat(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	s.log.Info("chat reopened", "chat_id", ch.ID, "by", c.ID, "to_me", in.ToMe)
-	if ch.Status == switchboard.ChatQueued && s.reopened != nil {
-		if err := s.reopened(ctx, ch); err != nil {
-			// The chat is queued in the store; the router picks it up on
+	if s.reopened != nil {
+		if err := s.reopened(ctx, ch, c.Operator); err != nil {
+			// The chat is reopened in the store; the router picks it up on
 			// its next rebuild. Say so in the log, not as a failure.
 			s.log.Error("route reopened chat", "chat_id", ch.ID, "err", err)
 		}

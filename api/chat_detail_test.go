@@ -209,10 +209,10 @@ func TestReopenChat(t *testing.T) {
 		)
 		srv := httptest.NewUnstartedServer(nil)
 		a, err := api.New(api.Config{Store: st, PublicURL: "http://" + srv.Listener.Addr().String(),
-			Reopened: func(_ context.Context, ch switchboard.Chat) error {
+			Reopened: func(_ context.Context, ch switchboard.Chat, by switchboard.Operator) error {
 				mu.Lock()
 				defer mu.Unlock()
-				routed = append(routed, ch.ID+":"+string(ch.Status))
+				routed = append(routed, ch.ID+":"+string(ch.Status)+":"+by.Name)
 				return nil
 			}})
 		if err != nil {
@@ -253,8 +253,8 @@ func TestReopenChat(t *testing.T) {
 		mu.Lock()
 		got := slices.Clone(routed)
 		mu.Unlock()
-		if !slices.Equal(got, []string{done.ID + ":queued"}) {
-			t.Fatalf("routed = %v, want only the queued reopen", got)
+		if want := []string{done.ID + ":queued:Olga", missed.ID + ":ongoing:Sam Super"}; !slices.Equal(got, want) {
+			t.Fatalf("routed = %v, want %v", got, want)
 		}
 		ch, err := st.Chat(ctx, done.ID)
 		if err != nil || ch.ReopenedAt == nil || ch.EndedAt != nil {

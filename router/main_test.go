@@ -29,6 +29,7 @@ type backend interface {
 	UpdateOperator(ctx context.Context, id string, update func(*switchboard.Operator) error) (switchboard.Operator, error)
 	EndChat(ctx context.Context, chatID string, at time.Time) (switchboard.Chat, error)
 	VisitorOpenChats(ctx context.Context, visitorID string) ([]switchboard.Chat, error)
+	ReopenChat(ctx context.Context, chatID, toOperatorID string, at time.Time) (switchboard.Chat, error)
 }
 
 var _ backend = store.Store(nil)

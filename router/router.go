@@ -277,6 +277,42 @@ func (r *Router) Enqueue(ctx context.Context, chat switchboard.Chat) error {
 	return nil
 }
 
+// Reopened hands the router a chat that was just reopened in the store. A
+// queued one is routed like a new chat (Enqueue). One reopened straight to
+// an operator (ongoing, "to me") becomes that operator's chat, as if it had
+// accepted it: it counts against its max_chats, and Notifier.Assigned tells
+// its connections and the visitor. An operator the router does not know
+// yet is loaded from the store; one that is offline keeps the chat until it
+// connects (its console reopened it, so it normally is connected).
+func (r *Router) Reopened(ctx context.Context, chat switchboard.Chat) error {
+	switch {
+	case chat.Status == switchboard.ChatQueued:
+		return r.Enqueue(ctx, chat)
+	case chat.Status != switchboard.ChatOngoing || chat.OperatorID == "":
+		return fmt.Errorf("router: reopened chat %s: %w", chat.ID,
+			switchboard.Invalid("status", "is %q; a reopened chat is queued, or ongoing with an operator", chat.Status))
+	}
+	if !r.enter() {
+		return ErrClosed
+	}
+	defer r.wg.Done()
+	op, err := r.load(ctx, chat.OperatorID, false)
+	if err != nil {
+		return fmt.Errorf("router: reopened chat %s: operator %s: %w", chat.ID, chat.OperatorID, err)
+	}
+	// r.mu is held. load may have read the chat with the operator's open
+	// chats already; either way it is owned once.
+	if _, ok := r.owners[chat.ID]; !ok {
+		op.chats[chat.ID] = &owned{chat: chat}
+		r.owners[chat.ID] = op.id
+	}
+	rec := op.rec
+	r.notify(func() { r.notifier.Assigned(chat, rec) })
+	r.mu.Unlock()
+	r.flush()
+	return nil
+}
+
 // adopt queues chats that the store holds as queued. fromStart says whether
 // the wait timeout runs from their StartedAt (else from now). Chats past
 // their wait timeout are missed. It stops at the first store error; the

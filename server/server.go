@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.Router.Start(ctx); err != nil {
 		return nil, fmt.Errorf("server: start router: %w", err)
 	}
-	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.Router.Enqueue, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log})
+	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.reopened, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log})
 	if err != nil {
 		s.Router.Close()
 		return nil, err
@@ -156,4 +156,10 @@ func (s *Server) Close() {
 	s.stopMail()
 	<-s.mailDone
 	s.Router.Close()
+}
+
+// reopened tells the live session layer (and through it the router) about
+// a chat that the API reopened.
+func (s *Server) reopened(ctx context.Context, ch switchboard.Chat, by switchboard.Operator) error {
+	return s.Live.Reopened(ctx, ch, by.Name)
 }

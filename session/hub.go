@@ -97,6 +97,20 @@ func (h *hub) markEnded(chatID string) {
 	}
 }
 
+// markOpen undoes markEnded when a chat is reopened. Called under the chat
+// lock.
+func (h *hub) markOpen(chatID string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.chats[chatID] {
+		c.mu.Lock()
+		if _, ok := c.chats[chatID]; ok {
+			c.chats[chatID] = true
+		}
+		c.mu.Unlock()
+	}
+}
+
 // publish queues a frame on every connection subscribed to the chat, but
 // skip (which may be nil).
 func (h *hub) publish(chatID string, frame []byte, skip *conn) {

@@ -34,6 +34,7 @@ type Router interface {
 	Accept(ctx context.Context, opID, chatID string) (switchboard.Chat, error)
 	Decline(ctx context.Context, opID, chatID string) error
 	Ended(chat switchboard.Chat)
+	Reopened(ctx context.Context, chat switchboard.Chat) error
 	Transfer(ctx context.Context, req router.TransferRequest) error
 	TakeOver(ctx context.Context, by switchboard.Operator, chatID string) (switchboard.Chat, error)
 }
@@ -49,6 +50,7 @@ type Store interface {
 	VisitorOpenChats(ctx context.Context, visitorID string) ([]switchboard.Chat, error)
 	OperatorOpenChats(ctx context.Context, operatorID string) ([]switchboard.Chat, error)
 	EndChat(ctx context.Context, chatID string, at time.Time) (switchboard.Chat, error)
+	ReopenChat(ctx context.Context, chatID, toOperatorID string, at time.Time) (switchboard.Chat, error)
 	AppendMessage(ctx context.Context, m store.NewMessage) (switchboard.Message, bool, error)
 	Messages(ctx context.Context, chatID string, afterSeq int64, limit int) ([]switchboard.Message, error)
 	SaveFeedback(ctx context.Context, f switchboard.Feedback) error

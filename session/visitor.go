@@ -143,7 +143,7 @@ func (s *Server) handleVisitorFrame(c *conn, f *inFrame) ([]byte, error) {
 	}
 	// Every other frame is about one of the visitor's own chats.
 	if perr := f.requireChat(); perr != nil {
-		if f.Type != "message.send" && f.Type != "typing" && f.Type != "chat.resume" && f.Type != "chat.end" && f.Type != "feedback" {
+		if f.Type != "message.send" && f.Type != "typing" && f.Type != "chat.resume" && f.Type != "chat.end" && f.Type != "feedback" && f.Type != "chat.reopen" {
 			return nil, unknownType(f.Type)
 		}
 		return nil, perr
@@ -203,6 +203,11 @@ func (s *Server) handleVisitorFrame(c *conn, f *inFrame) ([]byte, error) {
 			return nil, err
 		}
 		return ack(f.Ref, map[string]any{"chat_id": chat.ID}), nil
+	case "chat.reopen":
+		if err != nil {
+			return nil, err
+		}
+		return s.visitorReopen(ctx, c, f.Ref, chat)
 	case "feedback":
 		if f.Rating == nil || *f.Rating < 1 || *f.Rating > 5 {
 			return nil, badRequest("rating", "rating: a whole number from 1 to 5 is required")
