@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/internal/testenv"
 	"github.com/switchboard-chat/switchboard/mailer"
 	"github.com/switchboard-chat/switchboard/server"
@@ -38,6 +39,7 @@ type nodeOptions struct {
 	grace time.Duration
 	ips   *clientip.Resolver // trusted proxies of the session and the API (nil: none)
 	mail  mailer.Sender      // where the outbox's mail goes (nil: logged)
+	node  cluster.Node       // cluster mode (nil: a single node)
 }
 
 func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
@@ -52,7 +54,7 @@ func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
 	}
 	n := &node{t: t, st: st, dept: res.Department}
 	n.http = httptest.NewUnstartedServer(nil)
-	n.srv, err = server.New(context.Background(), server.Config{Store: st, PublicURL: "http://" + n.http.Listener.Addr().String(), Live: opts.live, OperatorGrace: opts.grace, IPs: opts.ips, Mail: opts.mail})
+	n.srv, err = server.New(context.Background(), server.Config{Store: st, PublicURL: "http://" + n.http.Listener.Addr().String(), Live: opts.live, OperatorGrace: opts.grace, IPs: opts.ips, Mail: opts.mail, Cluster: opts.node})
 	if err != nil {
 		t.Fatal(err)
 	}

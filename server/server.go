@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-chat/switchboard/api"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/console"
 	"github.com/switchboard-chat/switchboard/mailer"
 	"github.com/switchboard-chat/switchboard/router"
@@ -42,7 +43,11 @@ type Config struct {
 	// MailFrom is the sender of mail whose department has no from-address;
 	// "" means switchboard@localhost.
 	MailFrom string
-	Log      *slog.Logger
+	// Cluster is this node's view of the shared live state (cluster mode:
+	// several nodes on one PostgreSQL and one Redis); nil runs a single
+	// node with all live state in this process.
+	Cluster cluster.Node
+	Log     *slog.Logger
 }
 
 // Server is a running Switchboard node.
@@ -96,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.Router.Start(ctx); err != nil {
 		return nil, fmt.Errorf("server: start router: %w", err)
 	}
-	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.reopened, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log})
+	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.reopened, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log, Ready: ready(cfg)})
 	if err != nil {
 		s.Router.Close()
 		return nil, err
@@ -110,6 +115,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.Handle("GET /{$}", console.Handler())
 	s.Handler = s.API
 	return s, nil
+}
+
+// ready is /readyz's check: the store answers, and in cluster mode Redis
+// too (an outage is reported with its reason and clears by itself when
+// Redis answers again).
+func ready(cfg Config) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := cfg.Store.Ping(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if cfg.Cluster != nil {
+			if err := cfg.Cluster.Ping(ctx); err != nil {
+				return fmt.Errorf("cluster (redis): %w", err)
+			}
+		}
+		return nil
+	}
 }
 
 // Drain tells every WebSocket client to reconnect elsewhere (1001) and
