@@ -109,6 +109,10 @@ func (s *Server) monitorChat(ctx context.Context, c *conn, f *inFrame) ([]byte, 
 	// backlog and the live stream.
 	unlock := s.hub.lockChat(chat.ID)
 	defer unlock()
+	if s.hub.cl != nil {
+		s.hub.cl.acquire(chat.ID)
+		defer s.hub.cl.release(chat.ID)
+	}
 	if c.active(chat.ID) { // a participant sees everything already
 		return ack(f.Ref, map[string]any{"chat_id": chat.ID, "on": true}), nil
 	}
@@ -128,10 +132,10 @@ func (s *Server) monitorChat(ctx context.Context, c *conn, f *inFrame) ([]byte, 
 		after = page[len(page)-1].Seq
 	}
 	s.monitors.watch(c, chat.ID)
-	s.hub.subscribe(c, chat.ID, false)
 	c.sendForce(ack(f.Ref, map[string]any{"chat_id": chat.ID, "on": true, "status": chat.Status, "last_seq": chat.LastSeq}))
 	for _, m := range backlog {
 		c.sendForce(encode(newMessageFrame(m)))
 	}
+	s.hub.subscribeAt(c, chat.ID, false, chat.LastSeq)
 	return nil, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/router"
 	"github.com/switchboard-chat/switchboard/store"
 )
@@ -88,6 +89,10 @@ type Config struct {
 	PingInterval      time.Duration // [30s]
 	SessionCheck      time.Duration // [5s] how often an operator's session is re-checked (logout, disable, password change)
 
+	// Cluster, when set, carries chat frames, operator-addressed frames and
+	// visitor presence across nodes (cluster.go); nil is a single node.
+	Cluster cluster.Node
+
 	Log *slog.Logger
 	Now func() time.Time
 }
@@ -141,6 +146,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if cfg.Cluster != nil {
+		s.hub.cl = newClusterHub(cfg.Cluster, s)
+		s.hub.cl.start(context.Background())
 	}
 	return s, nil
 }
