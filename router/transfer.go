@@ -352,6 +352,7 @@ func (r *Router) acceptTransfer(ctx context.Context, o *offer) (switchboard.Chat
 // movedLocked moves a transferred chat between the operators' loads and
 // queues the Transferred notification.
 func (r *Router) movedLocked(ch switchboard.Chat, hop switchboard.Transfer, fromDeptName string) {
+	r.announceLocked(ch.ID, time.Time{}) // the operator it left may be on another node
 	from := switchboard.Operator{ID: hop.FromOperatorID}
 	if op := r.ops[hop.FromOperatorID]; op != nil {
 		from = op.rec

@@ -88,3 +88,106 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// clusterNodes starts n server nodes on one PostgreSQL database and one
+// Redis (each with its own cluster node), the first set up with the admin.
+func clusterNodes(t *testing.T, n int, opts nodeOptions) []*node {
+	t.Helper()
+	url, prefix := testenv.Redis(t)
+	st := pgStore(t)
+	var nodes []*node
+	for i := range n {
+		o := opts
+		o.node = redisNode(t, url, prefix, string(rune('a'+i)), 2*time.Second)
+		nd := newNode(t, st, o)
+		if i > 0 {
+			nd.dept = nodes[0].dept
+		}
+		nodes = append(nodes, nd)
+	}
+	return nodes
+}
+
+// TestClusterConversation: a visitor on node A and an operator on node B
+// chat as if on one node: the chat is offered across nodes, accepted, both
+// send at once and each sees every message once in seq order (so does a
+// second visitor socket on node C), typing crosses, the visitor is listed
+// online from B, and the end reaches A.
+func TestClusterConversation(t *testing.T) {
+	nodes := clusterNodes(t, 3, nodeOptions{})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	aliceID, aliceToken := a.operator("alice", 5, a.dept.ID)
+	op := b.operatorConn("alice", aliceToken)
+	op.waitType("hello", wait)
+	op.ok(frame{"type": "status.set", "status": "online"})
+
+	var v *wsClient
+	var vh frame
+	waitFor(t, 10*time.Second, func() bool {
+		if v != nil {
+			v.ws.CloseNow()
+		}
+		v = a.visitor("visitor", a.dept.WidgetKey, "")
+		vh = v.waitType("hello", wait)
+		return vh["online"] == true
+	})
+	start := v.ok(frame{"type": "chat.start", "name": "Yuki", "question": "hello from node A"})
+	chatID := start.str("chat_id")
+	if start.str("status") != "queued" {
+		t.Fatalf("chat.start ack = %v", start)
+	}
+	offer := op.waitType("chat.offer", wait)
+	if offer.str("chat_id") != chatID {
+		t.Fatalf("offer = %v", offer)
+	}
+	op.ok(frame{"type": "chat.accept", "chat_id": chatID})
+	if as := v.waitType("chat.assigned", wait); as.obj("operator").str("id") != aliceID {
+		t.Fatalf("chat.assigned = %v", as)
+	}
+	op.wait(wait, "joined notice", func(f frame) bool { return f.str("type") == "message" && f.num("seq") == 2 })
+
+	// A second socket of the visitor, on node C, resumes the chat.
+	v3 := c.visitor("visitor again on C", a.dept.WidgetKey, vh.str("visitor_token"))
+	v3.waitType("hello", wait)
+	v3.ok(frame{"type": "chat.resume", "chat_id": chatID, "after_seq": 2})
+
+	v.send(frame{"type": "typing", "chat_id": chatID, "on": true})
+	if ty := op.waitType("typing", wait); ty.obj("from").str("kind") != "visitor" {
+		t.Fatalf("typing = %v", ty)
+	}
+
+	const each = 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range each {
+			id := "op-" + itoa(i)
+			op.send(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": id, "body": "op " + itoa(i), "ref": id})
+		}
+	}()
+	for i := range each {
+		id := "v-" + itoa(i)
+		v.send(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": id, "body": "visitor " + itoa(i), "ref": id})
+	}
+	<-done
+	total := int64(2 + 2*each)
+	checkRun(t, "visitor on A", seqsOf(drainMessages(v, chatID, total)), 1, total)
+	checkRun(t, "operator on B", seqsOf(drainMessages(op, chatID, total)), 3, total)
+	checkRun(t, "visitor on C", seqsOf(drainMessages(v3, chatID, total)), 3, total)
+
+	var online struct {
+		Items []struct {
+			ID     string  `json:"id"`
+			ChatID *string `json:"chat_id"`
+		} `json:"items"`
+	}
+	b.api(b.adminToken, "GET", "/api/visitors?online=true", nil, 200, &online)
+	if len(online.Items) != 2 {
+		t.Fatalf("online visitors seen from B = %+v, want the visitor's 2 sockets on A and C", online.Items)
+	}
+
+	op.ok(frame{"type": "chat.end", "chat_id": chatID})
+	v.waitType("chat.ended", wait)
+	v3.waitType("chat.ended", wait)
+	v.refused(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "late", "body": "hello?"}, "conflict")
+}

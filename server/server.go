@@ -91,10 +91,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	live.IPs = cfg.IPs
 	live.ConsoleOrigin = consoleOrigin
 	live.Log = cfg.Log
+	live.Cluster = cfg.Cluster
 	if s.Live, err = session.New(live); err != nil {
 		return nil, err
 	}
-	if s.Router, err = router.New(router.Config{Store: cfg.Store, Notifier: s.Live, Log: cfg.Log, Grace: cfg.OperatorGrace}); err != nil {
+	if s.Router, err = router.New(router.Config{Store: cfg.Store, Notifier: s.Live, Log: cfg.Log, Grace: cfg.OperatorGrace, Cluster: routerCluster(cfg.Cluster)}); err != nil {
 		return nil, err
 	}
 	s.Live.Attach(s.Router)
@@ -115,6 +116,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.Handle("GET /{$}", console.Handler())
 	s.Handler = s.API
 	return s, nil
+}
+
+// routerCluster keeps a nil cluster.Node a nil router.Cluster (an
+// interface holding a nil pointer would not be).
+func routerCluster(n cluster.Node) router.Cluster {
+	if n == nil {
+		return nil
+	}
+	return n
 }
 
 // ready is /readyz's check: the store answers, and in cluster mode Redis
