@@ -18,6 +18,7 @@ type visitor struct {
 
 	conn   *wsConn
 	gen    int
+	nodes  nodeDialer
 	token  string
 	chatID string
 
@@ -47,13 +48,14 @@ func newVisitor(r *runner, n int) *visitor {
 		exited: make(chan struct{}),
 	}
 	v.out = newSender(v.in, r.cfg.Window+2)
+	v.nodes = newNodeDialer(r.cfg.VisitorNodes, n-1)
 	return v
 }
 
 func (v *visitor) who() string { return fmt.Sprintf("visitor %d", v.n) }
 
 func (v *visitor) url() string {
-	u := v.r.wsBase + "/ws/visitor?widget=" + url.QueryEscape(v.r.widgetKey)
+	u := v.nodes.next(v.r) + "/ws/visitor?widget=" + url.QueryEscape(v.r.widgetKey)
 	if v.token != "" {
 		u += "&token=" + url.QueryEscape(v.token)
 	}
