@@ -112,14 +112,19 @@ func (s *Server) resume(ctx context.Context, c *conn, ref string, chat switchboa
 		backlog = append(backlog, page...)
 		after = page[len(page)-1].Seq
 	}
-	// The ack and the backlog first, then the subscription: the chat lock
-	// holds this node's publication back, and in cluster mode the
-	// connection is given the messages after LastSeq in order.
-	c.sendForce(ack(ref, map[string]any{"chat_id": chat.ID, "status": chat.Status, "last_seq": chat.LastSeq}))
-	for _, m := range backlog {
-		c.sendForce(encode(newMessageFrame(m)))
+	ackFrame := ack(ref, map[string]any{"chat_id": chat.ID, "status": chat.Status, "last_seq": chat.LastSeq})
+	if s.hub.cl != nil {
+		// Live messages come from other nodes outside the chat lock:
+		// replay orders the backlog with them (cluster.go).
+		s.hub.subscribeAt(c, chat.ID, chat.Status != switchboard.ChatCompleted, chat.LastSeq)
+		s.hub.cl.replay(c, chat.ID, ackFrame, backlog, chat.LastSeq)
+	} else {
+		s.hub.subscribe(c, chat.ID, chat.Status != switchboard.ChatCompleted)
+		c.sendForce(ackFrame)
+		for _, m := range backlog {
+			c.sendForce(encode(newMessageFrame(m)))
+		}
 	}
-	s.hub.subscribeAt(c, chat.ID, chat.Status != switchboard.ChatCompleted, chat.LastSeq)
 	s.sendPosition(c, chat)
 	// Who answers now: an assignment published before this connection was
 	// subscribed (a chat accepted within moments of its start) is not lost.

@@ -547,3 +547,32 @@ func (ch *clusterHub) removed(c *conn, chats []string) {
 		}
 	}
 }
+
+// replay sends a connection that subscribed to a chat the ack of its
+// resume (or monitor) and the backlog up to lastSeq, under the feed's
+// lock, and sets its position to lastSeq: no live message of the feed can
+// come between them, or be given twice after the ack (one that came
+// before it may come again in the backlog, which the client expects: the
+// ack starts a new stretch). Later messages follow in order, those it
+// missed read from the store.
+func (ch *clusterHub) replay(c *conn, chatID string, ackFrame []byte, backlog []switchboard.Message, lastSeq int64) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	c.sendForce(ackFrame)
+	for _, m := range backlog {
+		c.sendForce(encode(newMessageFrame(m)))
+	}
+	// The backlog may run past lastSeq: another node's messages are not
+	// held back by this node's chat lock between the two reads.
+	if n := len(backlog); n > 0 {
+		lastSeq = max(lastSeq, backlog[n-1].Seq)
+	}
+	c.mu.Lock()
+	if _, ok := c.chats[chatID]; ok {
+		c.seqs[chatID] = lastSeq
+	}
+	c.mu.Unlock()
+	if f := ch.feeds[chatID]; f != nil {
+		ch.drainLocked(f)
+	}
+}

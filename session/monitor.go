@@ -132,10 +132,16 @@ func (s *Server) monitorChat(ctx context.Context, c *conn, f *inFrame) ([]byte, 
 		after = page[len(page)-1].Seq
 	}
 	s.monitors.watch(c, chat.ID)
-	c.sendForce(ack(f.Ref, map[string]any{"chat_id": chat.ID, "on": true, "status": chat.Status, "last_seq": chat.LastSeq}))
+	ackFrame := ack(f.Ref, map[string]any{"chat_id": chat.ID, "on": true, "status": chat.Status, "last_seq": chat.LastSeq})
+	if s.hub.cl != nil {
+		s.hub.subscribeAt(c, chat.ID, false, chat.LastSeq)
+		s.hub.cl.replay(c, chat.ID, ackFrame, backlog, chat.LastSeq)
+		return nil, nil
+	}
+	s.hub.subscribe(c, chat.ID, false)
+	c.sendForce(ackFrame)
 	for _, m := range backlog {
 		c.sendForce(encode(newMessageFrame(m)))
 	}
-	s.hub.subscribeAt(c, chat.ID, false, chat.LastSeq)
 	return nil, nil
 }
