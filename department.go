@@ -62,10 +62,41 @@ type Department struct {
 	// that takes this department's chats when nobody here is online or the
 	// wait timeout passes, before they turn missed. The fallback's own
 	// fallback is not followed.
-	FallbackDepartmentID string    `json:"fallback_department_id"`
-	CreatedAt            time.Time `json:"created_at"`
-	UpdatedAt            time.Time `json:"updated_at"`
+	FallbackDepartmentID string `json:"fallback_department_id"`
+	// Prechat says which fields the widget's pre-chat form asks for.
+	Prechat   PrechatSettings `json:"prechat"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
+
+// FieldMode says whether the widget's pre-chat form asks for a field.
+type FieldMode string
+
+const (
+	FieldRequired FieldMode = "required" // asked, and the form cannot be sent without it
+	FieldOptional FieldMode = "optional" // asked, may be left empty
+	FieldOff      FieldMode = "off"      // not asked
+)
+
+// PrechatSettings are the fields of the widget's pre-chat form. Defaults:
+// name and email optional, question required (the question is the chat's
+// first message, so an operator sees at once what it is about). The widget's
+// offline form (nobody online, or the chat was missed) always asks for the
+// email and a message, whatever these say: without them nobody can answer.
+type PrechatSettings struct {
+	Name     FieldMode `json:"name"`
+	Email    FieldMode `json:"email"`
+	Question FieldMode `json:"question"`
+}
+
+// DefaultPrechat is the pre-chat form of a new department.
+var DefaultPrechat = PrechatSettings{Name: FieldOptional, Email: FieldOptional, Question: FieldRequired}
+
+func (p *PrechatSettings) fields() []*FieldMode { return []*FieldMode{&p.Name, &p.Email, &p.Question} }
+
+// PrechatFieldNames are the JSON names of the pre-chat fields, in the order
+// of PrechatSettings.
+var PrechatFieldNames = []string{"name", "email", "question"}
 
 // EmailSettings are a department's six email settings (the seeds' メール設定).
 type EmailSettings struct {
@@ -114,6 +145,12 @@ func (d *Department) Normalize() {
 	}
 	if d.WaitTimeoutS == 0 {
 		d.WaitTimeoutS = DefaultWaitTimeout
+	}
+	defaults := DefaultPrechat
+	for i, f := range d.Prechat.fields() {
+		if *f == "" {
+			*f = *defaults.fields()[i]
+		}
 	}
 }
 
@@ -178,6 +215,11 @@ func (d *Department) Validate() error {
 	}
 	if d.Locale != "" && d.Locale != "en" && d.Locale != "ja" {
 		return Invalid("locale", `must be "en", "ja" or "" (follow the visitor's browser)`)
+	}
+	for i, f := range d.Prechat.fields() {
+		if *f != FieldRequired && *f != FieldOptional && *f != FieldOff {
+			return Invalid("prechat."+PrechatFieldNames[i], "must be %q, %q or %q", FieldRequired, FieldOptional, FieldOff)
+		}
 	}
 	if d.FallbackDepartmentID != "" && d.FallbackDepartmentID == d.ID {
 		return Invalid("fallback_department_id", "must be another department than this one")

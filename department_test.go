@@ -65,6 +65,9 @@ func TestDepartmentValidateNamesTheField(t *testing.T) {
 	if d.WidgetKey != "" || d.Routing != switchboard.RoutingAuto || d.RingTimeoutS != 30 || d.Email.CC.To == nil {
 		t.Fatalf("defaults = %+v", d)
 	}
+	if d.Prechat != (switchboard.PrechatSettings{Name: "optional", Email: "optional", Question: "required"}) {
+		t.Fatalf("prechat defaults = %+v", d.Prechat)
+	}
 	for field, mutate := range map[string]func(*switchboard.Department){
 		"name":                func(d *switchboard.Department) { d.Name = "" },
 		"visibility":          func(d *switchboard.Department) { d.Visibility = "hidden" },
@@ -75,6 +78,9 @@ func TestDepartmentValidateNamesTheField(t *testing.T) {
 		"email.from_address":  func(d *switchboard.Department) { d.Email.FromAddress = "x" },
 		"email.feedback.to":   func(d *switchboard.Department) { d.Email.Feedback.To = []string{"ok@x.com", "bad"} },
 		"email.blocked_ip.to": func(d *switchboard.Department) { d.Email.BlockedIP.To = []string{"a@x.com\nb"} },
+		"prechat.name":        func(d *switchboard.Department) { d.Prechat.Name = "mandatory" },
+		"prechat.email":       func(d *switchboard.Department) { d.Prechat.Email = "" },
+		"prechat.question":    func(d *switchboard.Department) { d.Prechat.Question = "Off" },
 		"fallback_department_id": func(d *switchboard.Department) {
 			d.ID = "d1"
 			d.FallbackDepartmentID = "d1"

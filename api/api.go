@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/mailer/templates"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -60,6 +61,10 @@ type Config struct {
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MailQueued is called after the API queued mail that is due now (an
+	// email to a visitor, a retried mail); the server wires it to the mail
+	// worker's Wake. nil does nothing: the worker polls anyway.
+	MailQueued func()
 }
 
 // Server is the HTTP API. Create it with New.
@@ -76,6 +81,8 @@ type Server struct {
 	ready      func(ctx context.Context) error
 	log        *slog.Logger
 	now        func() time.Time
+	mailQueued func()
+	mail       *templates.Composer // emails to visitors
 
 	loginByIP    *auth.Limiter
 	loginByEmail *auth.Limiter
@@ -105,6 +112,8 @@ func New(cfg Config) (*Server, error) {
 		ready:      cfg.Ready,
 		log:        cmp.Or(cfg.Log, slog.New(slog.DiscardHandler)).With("component", "api"),
 		now:        cfg.Now,
+		mailQueued: cfg.MailQueued,
+		mail:       &templates.Composer{}, // emails to visitors carry no console links
 		// Ten tries per IP at once, then one every 6 s; five per email
 		// address, then one every 30 s: slow enough to stop guessing, quick
 		// enough for someone who mistyped.
@@ -165,6 +174,9 @@ func (s *Server) routes() {
 	m.Handle("POST /api/chats/{id}/notes", s.authed(switchboard.RoleOperator, s.handleAddNote))
 	m.Handle("POST /api/chats/{id}/reopen", s.authed(switchboard.RoleOperator, s.handleReopenChat))
 	m.Handle("GET /api/chats/{id}/transcript", s.authed(switchboard.RoleOperator, s.handleTranscript))
+	m.Handle("POST /api/chats/{id}/email", s.authed(switchboard.RoleOperator, s.handleChatEmail))
+	m.Handle("GET /api/outbox", s.authed(switchboard.RoleAdmin, s.handleListOutbox))
+	m.Handle("POST /api/outbox/{id}/retry", s.authed(switchboard.RoleAdmin, s.handleRetryMail))
 
 	m.Handle("GET /api/visitors", s.authed(switchboard.RoleOperator, s.handleListVisitors))
 	m.Handle("GET /api/blocked-ips", s.authed(switchboard.RoleSupervisor, s.handleListBlocks))

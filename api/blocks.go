@@ -57,13 +57,8 @@ func (s *Server) handleListBlocks(w http.ResponseWriter, r *http.Request, c *cal
 }
 
 func (s *Server) handleCreateBlock(w http.ResponseWriter, r *http.Request, c *caller) {
-	body, err := readBody(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var in blockInput
-	if err := decodeInto(body, &in); err != nil {
+	if err := decodeBody(w, r, &in); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -88,18 +88,29 @@ func viewNote(n switchboard.Note) noteView {
 }
 
 // visibleChat returns the chat when c may see it: supervisors and admins
-// every chat, operators their departments' chats only (and, with
-// ownChat, also the chat they are the operator of). Another department's
-// chat is ErrNotFound, so that its existence does not leak.
-func (s *Server) visibleChat(r *http.Request, c *caller, ownChat bool) (switchboard.Chat, error) {
+// every chat; operators their departments' chats and the chats they
+// handled (answer or answered, handed over or received by a transfer),
+// which the history list shows them too. Any other chat is ErrNotFound,
+// so that its existence does not leak.
+func (s *Server) visibleChat(r *http.Request, c *caller) (switchboard.Chat, error) {
 	ch, err := s.store.Chat(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return switchboard.Chat{}, err
 	}
-	if !c.Role.AtLeast(switchboard.RoleSupervisor) && !slices.Contains(c.DepartmentIDs, ch.DepartmentID) && (!ownChat || ch.OperatorID != c.ID) {
-		return switchboard.Chat{}, switchboard.ErrNotFound
+	if c.Role.AtLeast(switchboard.RoleSupervisor) || slices.Contains(c.DepartmentIDs, ch.DepartmentID) || ch.OperatorID == c.ID {
+		return ch, nil
 	}
-	return ch, nil
+	// A chat the operator handed over, or received, outside its departments.
+	hops, err := s.store.Transfers(r.Context(), ch.ID)
+	if err != nil {
+		return switchboard.Chat{}, err
+	}
+	for _, h := range hops {
+		if h.FromOperatorID == c.ID || h.ToOperatorID == c.ID {
+			return ch, nil
+		}
+	}
+	return switchboard.Chat{}, switchboard.ErrNotFound
 }
 
 // allMessages returns every message of a chat in seq order, page by page.
@@ -135,7 +146,7 @@ func (s *Server) chatRow(r *http.Request, ch switchboard.Chat, v switchboard.Vis
 // transfers, notes, visitor and feedback.
 func (s *Server) handleGetChat(w http.ResponseWriter, r *http.Request, c *caller) {
 	ctx := r.Context()
-	ch, err := s.visibleChat(r, c, false)
+	ch, err := s.visibleChat(r, c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -212,18 +223,13 @@ type noteInput struct {
 
 // handleAddNote serves POST /api/chats/{id}/notes.
 func (s *Server) handleAddNote(w http.ResponseWriter, r *http.Request, c *caller) {
-	ch, err := s.visibleChat(r, c, true)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	body, err := readBody(w, r)
+	ch, err := s.visibleChat(r, c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	var in noteInput
-	if err := decodeInto(body, &in); err != nil {
+	if err := decodeBody(w, r, &in); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -257,7 +263,7 @@ type reopenInput struct {
 // a queued one is routed like a new chat.
 func (s *Server) handleReopenChat(w http.ResponseWriter, r *http.Request, c *caller) {
 	ctx := r.Context()
-	ch, err := s.visibleChat(r, c, false)
+	ch, err := s.visibleChat(r, c)
 	if err != nil {
 		s.fail(w, r, err)
 		return

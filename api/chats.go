@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/store"
@@ -78,6 +80,16 @@ func chatFilterFromQuery(r *http.Request) (store.ChatFilter, error) {
 			"category: must be one of all, ongoing, missed, reopened, completed, monitored")
 	}
 	f.DepartmentID, f.OperatorID, f.Visitor = q.Get("department_id"), q.Get("operator_id"), q.Get("visitor")
+	// q is checked here as well as in the store, so that a caller who
+	// sees nothing (an operator without departments) gets the same 400.
+	f.Query = q.Get("q")
+	switch {
+	case !utf8.ValidString(f.Query) || strings.IndexByte(f.Query, 0) >= 0:
+		return f, errorf(http.StatusBadRequest, "bad_request", "q", "q: must be UTF-8 text without NUL characters")
+	case utf8.RuneCountInString(f.Query) > store.MaxQueryRunes:
+		return f, errorf(http.StatusBadRequest, "bad_request", "q",
+			"q: must be at most "+strconv.Itoa(store.MaxQueryRunes)+" characters")
+	}
 	var err error
 	if s := q.Get("from"); s != "" {
 		if f.From, err = parseQueryTime("from", s); err != nil {
@@ -124,11 +136,10 @@ func (s *Server) handleListChats(w http.ResponseWriter, r *http.Request, c *call
 			s.fail(w, r, errorf(http.StatusForbidden, "forbidden", "department_id", "department_id: not one of your departments"))
 			return
 		}
-		if len(c.DepartmentIDs) == 0 { // empty would mean every department to the store
-			writeJSON(w, http.StatusOK, newList([]chatRowView{}, ""))
-			return
-		}
+		// Their departments' chats, and the chats they handled elsewhere
+		// (a transfer into or out of a department they are not in).
 		f.DepartmentIDs = append([]string{}, c.DepartmentIDs...)
+		f.Participant = c.ID
 	}
 	if f.Category == switchboard.CategoryMonitored && s.monitored != nil {
 		f.ChatIDs = s.monitored()

@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,8 +176,80 @@ func TestListChatsBadQuery(t *testing.T) {
 			{"limit=100000", "limit"},
 			{"limit=x", "limit"},
 			{"cursor=not-a-cursor", "cursor"},
+			{"q=" + strings.Repeat("x", store.MaxQueryRunes+1), "q"},
+			{"q=" + url.QueryEscape(strings.Repeat("検", store.MaxQueryRunes+1)), "q"},
+			{"q=%FF%FE", "q"},
+			{"q=a%00b", "q"},
+			{"q=" + strings.Repeat("x", store.MaxQueryRunes+1) + "&category=completed&rating=5", "q"},
 		} {
 			e.admin.fails("GET", "/api/chats?"+tc.query, nil, 400, "bad_request", tc.field)
 		}
+	})
+}
+
+func TestListChatsSearch(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st)
+		ctx := t.Context()
+		op, opc := e.newOperator("Olga", switchboard.RoleOperator)
+		e.admin.do("PUT", "/api/departments/"+e.dept.ID+"/operators/"+op.ID, nil, 204, nil)
+		var other switchboard.Department
+		e.admin.do("POST", "/api/departments", map[string]any{"name": "Support", "visibility": "public", "enabled": true}, 201, &other)
+		say := func(ch switchboard.Chat, id string, kind switchboard.SenderKind, body string) {
+			if _, _, err := st.AppendMessage(ctx, store.NewMessage{ChatID: ch.ID, ClientMsgID: id, FromKind: kind,
+				FromID: ch.VisitorID, Body: body}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		en := e.newChat(e.dept, "Vera", "vera@example.com")
+		say(en, "1", switchboard.FromVisitor, `Where is my ORDER? 100% paid, ref a_b "x" \ it's`)
+		ja := e.newChat(e.dept, "Kenji", "kenji@example.jp")
+		say(ja, "1", switchboard.FromVisitor, "注文した商品がまだ届きません")
+		say(ja, "2", switchboard.FromSystem, "order joined") // notices are not searched
+		if _, err := st.MissChat(ctx, ja.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		elsewhere := e.newChat(other, "Ann", "ann@example.com")
+		say(elsewhere, "1", switchboard.FromVisitor, "my order and 注文")
+
+		for _, tc := range []struct {
+			c     client
+			query string
+			want  []string
+		}{
+			{e.admin, "q=order", []string{elsewhere.ID, en.ID}},
+			{e.admin, "q=ORDER&limit=1", []string{elsewhere.ID, en.ID}},
+			{e.admin, "q=" + url.QueryEscape("注文"), []string{elsewhere.ID, ja.ID}},
+			{e.admin, "q=" + url.QueryEscape("届きません"), []string{ja.ID}},
+			{e.admin, "q=" + url.QueryEscape("注文") + "&category=missed", []string{ja.ID}},
+			{e.admin, "q=" + url.QueryEscape("注文") + "&department_id=" + other.ID, []string{elsewhere.ID}},
+			{e.admin, "q=order&visitor=vera&category=ongoing&from=2000-01-01", []string{en.ID}},
+			{e.admin, "q=joined", nil},
+			{e.admin, "q=" + url.QueryEscape("100%"), []string{en.ID}},
+			{e.admin, "q=" + url.QueryEscape("%"), []string{en.ID}},
+			{e.admin, "q=" + url.QueryEscape("1%0"), nil},
+			{e.admin, "q=" + url.QueryEscape("a_b"), []string{en.ID}},
+			{e.admin, "q=" + url.QueryEscape("_"), []string{en.ID}},
+			{e.admin, "q=" + url.QueryEscape("a_c"), nil},
+			{e.admin, "q=" + url.QueryEscape(`"x" \`), []string{en.ID}},
+			{e.admin, "q=" + url.QueryEscape("it's"), []string{en.ID}},
+			{e.admin, "q=" + url.QueryEscape("'; DROP TABLE messages; --"), nil},
+			{e.admin, "q=" + url.QueryEscape("' OR '1'='1"), nil},
+			{e.admin, "q=" + url.QueryEscape("!"), nil},
+			{e.admin, "q=+++", []string{elsewhere.ID, ja.ID, en.ID}}, // blank: no filter
+			{opc, "q=" + url.QueryEscape("注文"), []string{ja.ID}},     // own departments only
+		} {
+			got := tc.c.chatIDs("/api/chats?" + tc.query)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("GET /api/chats?%s = %v, want %v", tc.query, got, tc.want)
+			}
+		}
+		// The injection attempt above left the messages where they were.
+		if got := e.admin.chatIDs("/api/chats?q=order"); len(got) != 2 {
+			t.Errorf("after the injection attempts q=order = %v", got)
+		}
+		// An operator without departments gets the same 400 as anyone.
+		_, lonely := e.newOperator("Lonely", switchboard.RoleOperator)
+		lonely.fails("GET", "/api/chats?q="+strings.Repeat("x", store.MaxQueryRunes+1), nil, 400, "bad_request", "q")
 	})
 }

@@ -36,17 +36,18 @@ func viewDepartment(d switchboard.Department) departmentView {
 
 // departmentInput is what a client may set on a department.
 type departmentInput struct {
-	Name           string                    `json:"name"`
-	Description    string                    `json:"description"`
-	Visibility     switchboard.Visibility    `json:"visibility"`
-	Enabled        bool                      `json:"enabled"`
-	Routing        switchboard.Routing       `json:"routing"`
-	AllowedOrigins []string                  `json:"allowed_origins"`
-	OperatorIDs    []string                  `json:"operator_ids"`
-	RingTimeoutS   int                       `json:"ring_timeout_s"`
-	WaitTimeoutS   int                       `json:"wait_timeout_s"`
-	Locale         string                    `json:"locale"`
-	Email          switchboard.EmailSettings `json:"email"`
+	Name           string                      `json:"name"`
+	Description    string                      `json:"description"`
+	Visibility     switchboard.Visibility      `json:"visibility"`
+	Enabled        bool                        `json:"enabled"`
+	Routing        switchboard.Routing         `json:"routing"`
+	AllowedOrigins []string                    `json:"allowed_origins"`
+	OperatorIDs    []string                    `json:"operator_ids"`
+	RingTimeoutS   int                         `json:"ring_timeout_s"`
+	WaitTimeoutS   int                         `json:"wait_timeout_s"`
+	Locale         string                      `json:"locale"`
+	Email          switchboard.EmailSettings   `json:"email"`
+	Prechat        switchboard.PrechatSettings `json:"prechat"`
 	// FallbackDepartmentID is null (or "") for none.
 	FallbackDepartmentID *string `json:"fallback_department_id"`
 }
@@ -66,7 +67,7 @@ func inputOf(d switchboard.Department) departmentInput {
 		Name: d.Name, Description: d.Description, Visibility: d.Visibility, Enabled: d.Enabled,
 		Routing: d.Routing, AllowedOrigins: d.AllowedOrigins, OperatorIDs: d.OperatorIDs,
 		RingTimeoutS: d.RingTimeoutS, WaitTimeoutS: d.WaitTimeoutS, Locale: d.Locale, Email: d.Email,
-		FallbackDepartmentID: nullable(d.FallbackDepartmentID),
+		Prechat: d.Prechat, FallbackDepartmentID: nullable(d.FallbackDepartmentID),
 	}
 }
 
@@ -74,6 +75,7 @@ func (in departmentInput) applyTo(d *switchboard.Department) {
 	d.Name, d.Description, d.Visibility, d.Enabled = in.Name, in.Description, in.Visibility, in.Enabled
 	d.Routing, d.AllowedOrigins, d.OperatorIDs = in.Routing, in.AllowedOrigins, in.OperatorIDs
 	d.RingTimeoutS, d.WaitTimeoutS, d.Locale, d.Email = in.RingTimeoutS, in.WaitTimeoutS, in.Locale, in.Email
+	d.Prechat = in.Prechat
 	d.FallbackDepartmentID = ""
 	if in.FallbackDepartmentID != nil {
 		d.FallbackDepartmentID = *in.FallbackDepartmentID
@@ -254,6 +256,9 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request, c *caller) 
 	src := strings.TrimRight(s.publicURL.String(), "/") + "/widget/" + d.WidgetKey + ".js"
 	// The name goes in an HTML comment: escape it and break any "--".
 	name := strings.ReplaceAll(html.EscapeString(d.Name), "--", "- -")
+	// The loader finds its server from its own src; data-locale="en" or "ja"
+	// on the tag fixes the widget's language (else the page's lang, else the
+	// browser's).
 	snippet := fmt.Sprintf("<!-- Switchboard chat: %s -->\n<script src=\"%s\" async></script>\n", name, html.EscapeString(src))
 	writeJSON(w, http.StatusOK, embedView{WidgetKey: d.WidgetKey, ScriptURL: src, Snippet: snippet})
 }
@@ -264,8 +269,9 @@ type publicWidgetView struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"department"`
-	Online bool   `json:"online"`
-	Locale string `json:"locale"` // "en", "ja" or "auto"
+	Online  bool                        `json:"online"`
+	Locale  string                      `json:"locale"` // "en", "ja" or "auto"
+	Prechat switchboard.PrechatSettings `json:"prechat"`
 }
 
 func (s *Server) handlePublicWidget(w http.ResponseWriter, r *http.Request) {
@@ -281,6 +287,7 @@ func (s *Server) handlePublicWidget(w http.ResponseWriter, r *http.Request) {
 	v.Department.ID, v.Department.Name = d.ID, d.Name
 	v.Online = s.presence != nil && s.presence.DepartmentOnline(d.ID)
 	v.Locale = d.Locale
+	v.Prechat = d.Prechat
 	if v.Locale == "" {
 		v.Locale = "auto"
 	}

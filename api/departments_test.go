@@ -137,10 +137,19 @@ func TestDepartmentPublicWidgetAndEmbed(t *testing.T) {
 			Department struct{ ID, Name string }
 			Online     bool
 			Locale     string
+			Prechat    switchboard.PrechatSettings
 		}
 		e.anon().do("GET", "/api/public/widgets/"+key, nil, 200, &w)
-		if w.Department.ID != pub.ID || w.Department.Name != "Sales" || w.Online || w.Locale == "" {
+		if w.Department.ID != pub.ID || w.Department.Name != "Sales" || w.Online || w.Locale == "" || w.Prechat != switchboard.DefaultPrechat {
 			t.Fatalf("public widget = %+v", w)
+		}
+		// The pre-chat form is a department setting; PATCH changes one field
+		// and keeps the others, and a bad value names its field.
+		e.admin.do("PATCH", "/api/departments/"+pub.ID, map[string]any{"prechat": map[string]any{"email": "required"}}, 200, nil)
+		e.admin.fails("PATCH", "/api/departments/"+pub.ID, map[string]any{"prechat": map[string]any{"name": "sometimes"}}, 422, "bad_request", "prechat.name")
+		e.anon().do("GET", "/api/public/widgets/"+key, nil, 200, &w)
+		if want := (switchboard.PrechatSettings{Name: "optional", Email: "required", Question: "required"}); w.Prechat != want {
+			t.Fatalf("public widget prechat after PATCH = %+v, want %+v", w.Prechat, want)
 		}
 
 		// Private, disabled and unknown all look the same to visitors.

@@ -70,6 +70,15 @@ func readBody(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
 	return m, nil
 }
 
+// decodeBody reads a JSON object body (readBody) into dst (decodeInto).
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	m, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeInto(m, dst)
+}
+
 // decodeInto decodes a JSON object (as read by readBody, maybe merged onto
 // a current object) into dst, refusing unknown fields and naming the field
 // of a type mismatch.

@@ -192,13 +192,8 @@ type meInput struct {
 }
 
 func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request, c *caller) {
-	body, err := readBody(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var in meInput
-	if err := decodeInto(body, &in); err != nil {
+	if err := decodeBody(w, r, &in); err != nil {
 		s.fail(w, r, err)
 		return
 	}

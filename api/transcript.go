@@ -17,7 +17,7 @@ var transcriptTypes = map[string]string{
 // (default text) as a download, with the detail view's access rules.
 func (s *Server) handleTranscript(w http.ResponseWriter, r *http.Request, c *caller) {
 	ctx := r.Context()
-	ch, err := s.visibleChat(r, c, false)
+	ch, err := s.visibleChat(r, c)
 	if err != nil {
 		s.fail(w, r, err)
 		return

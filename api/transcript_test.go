@@ -49,7 +49,7 @@ func TestTranscript(t *testing.T) {
 		op, opc := e.newOperator("Olga", switchboard.RoleOperator)
 		e.admin.do("PUT", "/api/departments/"+e.dept.ID+"/operators/"+op.ID, nil, 204, nil)
 		_, supc := e.newOperator("Sam Super", switchboard.RoleSupervisor)
-		_, outsider := e.newOperator("Otto Outside", switchboard.RoleOperator)
+		otto, outsider := e.newOperator("Otto Outside", switchboard.RoleOperator)
 		ch := e.transcriptChat(e.dept, "en", op.ID, "Olga")
 		jaChat := e.transcriptChat(e.dept, "ja", op.ID, "Olga")
 		base := "/api/chats/" + ch.ID + "/transcript"
@@ -120,8 +120,11 @@ func TestTranscript(t *testing.T) {
 
 		// Bad format, another department's chat, unknown chat, no login.
 		opc.fails("GET", base+"?format=pdf", nil, 400, "bad_request", "format")
-		otherChat := e.transcriptChat(other, "en", op.ID, "Olga")
+		otherChat := e.transcriptChat(other, "en", otto.ID, "Otto")
 		opc.fails("GET", "/api/chats/"+otherChat.ID+"/transcript", nil, 404, "not_found", "")
+		// A chat she answered in a department not hers is hers to read.
+		answeredElsewhere := e.transcriptChat(other, "en", op.ID, "Olga")
+		opc.do("GET", "/api/chats/"+answeredElsewhere.ID+"/transcript?format=json", nil, 200, nil)
 		supc.do("GET", "/api/chats/"+otherChat.ID+"/transcript?format=json", nil, 200, nil)
 		outsider.fails("GET", base, nil, 404, "not_found", "")
 		outsider.fails("GET", base+"?format=pdf", nil, 404, "not_found", "")

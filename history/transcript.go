@@ -160,15 +160,15 @@ li{margin:4px 0}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<table class="meta">
+{{template "fragment" .}}</body>
+</html>
+{{define "fragment"}}<table class="meta">
 {{range .Headers}}<tr><td>{{.Label}}</td><td>{{.Value}}</td></tr>
 {{end}}</table>
 <ol>
 {{range .Lines}}<li class="{{.Kind}}"><span class="at">[{{.At}}]</span> {{if eq .Kind "system"}}<span class="text">{{.Text}}</span>{{else}}<span class="name">{{.Name}}</span>: <span class="text">{{.Text}}</span>{{end}}</li>
 {{end}}</ol>
-</body>
-</html>
-`))
+{{end}}`))
 
 func renderHTML(w io.Writer, t Transcript) error {
 	l, hs, lines := prepare(t)
@@ -177,6 +177,14 @@ func renderHTML(w io.Writer, t Transcript) error {
 		lang = "ja"
 	}
 	return page.Execute(w, map[string]any{"Lang": lang, "Title": l.Title, "Headers": hs, "Lines": lines})
+}
+
+// RenderHTMLFragment writes t as HTML to embed in another document (an
+// email): the header table and the message list, escaped like the page
+// of Render, without the page's html, head and title.
+func RenderHTMLFragment(w io.Writer, t Transcript) error {
+	_, hs, lines := prepare(t)
+	return page.ExecuteTemplate(w, "fragment", map[string]any{"Headers": hs, "Lines": lines})
 }
 
 type jsonMessage struct {

@@ -29,6 +29,8 @@ type Config struct {
 	Sender Sender
 	// Log receives one line per retried or failed mail; nil means discard.
 	Log *slog.Logger
+	// Metrics counts deliveries by kind and outcome; nil counts nothing.
+	Metrics Metrics
 	// Clock returns the current time; nil means time.Now. It dates claims,
 	// retries and sends (timers still use real time).
 	Clock func() time.Time
@@ -166,16 +168,20 @@ func (w *Worker) deliver(ctx context.Context, m switchboard.Mail) {
 	case err == nil:
 		recErr = w.c.Store.MailSent(recCtx, m.ID, now)
 		log.Debug("mail sent")
+		w.observe(m.Kind, "sent")
 	case !IsTemporary(err):
 		recErr = w.c.Store.MailFailed(recCtx, m.ID, lastError(err))
 		log.Error("mail failed", "err", err)
+		w.observe(m.Kind, "failed")
 	case now.Sub(m.CreatedAt) >= w.c.MaxAge:
 		recErr = w.c.Store.MailFailed(recCtx, m.ID, lastError(fmt.Errorf("gave up after %d attempts in %v: %w", attempts, w.c.MaxAge, err)))
 		log.Error("mail failed: retried too long", "err", err)
+		w.observe(m.Kind, "failed")
 	default:
 		next := now.Add(w.backoff(attempts))
 		recErr = w.c.Store.MailRetry(recCtx, m.ID, attempts, next, lastError(err))
 		log.Warn("mail will be retried", "err", err, "next_attempt_at", next)
+		w.observe(m.Kind, "retry")
 	}
 	if recErr != nil {
 		// The lease runs out and the mail is tried again: at least once.

@@ -51,8 +51,10 @@ func (r *Router) StartChat(ctx context.Context, c store.NewChat) (switchboard.Ch
 	if err != nil {
 		return switchboard.Chat{}, fmt.Errorf("router: start chat in department %s: %w", c.DepartmentID, err)
 	}
+	r.metrics.ChatStarted(ch.DepartmentID)
 	if !staffed && !fallback {
 		r.mu.Lock()
+		r.metrics.Missed(ch.DepartmentID)
 		r.notify(func() { r.notifier.Missed(ch) })
 		r.mu.Unlock()
 		r.flush()
@@ -140,6 +142,8 @@ func (r *Router) Accept(ctx context.Context, opID, chatID string) (switchboard.C
 	}
 	op := r.ops[opID]
 	others := len(q.offers) > 1
+	r.metrics.OfferOutcome(o.dept, "accepted")
+	r.metrics.Assigned(ch.DepartmentID, r.clock.Now().Sub(q.queuedAt))
 	r.dropOfferLocked(o, "")
 	r.removeEntryLocked(q, ReasonTaken)
 	op.chats[chatID] = &owned{chat: ch}
@@ -241,6 +245,7 @@ func (r *Router) Decline(ctx context.Context, opID, chatID string) error {
 		return fmt.Errorf("router: decline chat %s: an accept is under way: %w", chatID, switchboard.ErrConflict)
 	}
 	q.declined[opID] = true
+	r.metrics.OfferOutcome(o.dept, "declined")
 	r.dropOfferLocked(o, "")
 	r.mu.Unlock()
 	r.dispatch(r.ctx)

@@ -173,7 +173,8 @@ func (op *operator) maxChats() int {
 // offerLocked offers a queued chat to an operator for the department's ring timeout.
 func (r *Router) offerLocked(q *entry, op *operator, now time.Time) {
 	ring := seconds(q.dept.RingTimeoutS, switchboard.DefaultRingTimeout)
-	o := &offer{chatID: q.chat.ID, opID: op.id, expiresAt: now.Add(ring)}
+	o := &offer{chatID: q.chat.ID, opID: op.id, expiresAt: now.Add(ring), dept: q.chat.DepartmentID}
+	r.metrics.Offered(o.dept)
 	o.timer = r.clock.AfterFunc(ring, func() { r.offerExpired(o) })
 	q.offers[op.id] = o
 	q.tried[op.id] = true

@@ -125,6 +125,8 @@ type Config struct {
 	// Grace is how long an operator whose last connection dropped stays in
 	// its status before going offline; 0 means DefaultGrace.
 	Grace time.Duration
+	// Metrics observes offers, queues and outcomes; nil observes nothing.
+	Metrics Metrics
 	// Cluster shares queues and presence with other nodes (cluster.go);
 	// nil routes a single node.
 	Cluster Cluster
@@ -137,6 +139,7 @@ type Router struct {
 	log      *slog.Logger
 	clock    Clock
 	grace    time.Duration
+	metrics  Metrics
 
 	ctx    context.Context // cancelled by Close; bounds the work of timers
 	cancel context.CancelFunc
@@ -185,6 +188,7 @@ type entry struct {
 	visitor  switchboard.Visitor
 	dept     switchboard.Department // as last read from the store
 	rank     int64                  // queue order across departments: lower is older
+	queuedAt time.Time              // when it entered this queue (metrics)
 	wait     Timer
 	waitGen  int
 	missing  bool              // MissChat under way: no new offers
@@ -207,6 +211,8 @@ type offer struct {
 	timer        Timer
 	accepting    bool  // AssignChat under way: the ring timer is stopped
 	xfer         *xfer // the transfer offered, for a transfer offer (of an ongoing chat)
+
+	dept string // the department counted in metrics
 }
 
 // New returns a router. It fails when Store or Notifier is missing. Call
@@ -229,6 +235,10 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Clock != nil {
 		clock = cfg.Clock
 	}
+	var metrics Metrics = nopMetrics{}
+	if cfg.Metrics != nil {
+		metrics = cfg.Metrics
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Router{
 		store:    cfg.Store,
@@ -236,6 +246,7 @@ func New(cfg Config) (*Router, error) {
 		log:      log.With("component", "router"),
 		clock:    clock,
 		grace:    cmp.Or(cfg.Grace, DefaultGrace),
+		metrics:  metrics,
 		ctx:      ctx,
 		cancel:   cancel,
 		ops:      map[string]*operator{},
@@ -375,6 +386,7 @@ func (r *Router) adopt(ctx context.Context, chats []switchboard.Chat, fromStart 
 				return fmt.Errorf("miss chat %s: %w", ch.ID, err)
 			default:
 				r.mu.Lock()
+				r.metrics.Missed(missed.DepartmentID)
 				r.notify(func() { r.notifier.Missed(missed) })
 				r.mu.Unlock()
 			}
@@ -521,7 +533,7 @@ func (r *Router) lastOperator(ctx context.Context, ch switchboard.Chat) string {
 // front, else at the back) with a wait timer until deadline.
 func (r *Router) enqueueLocked(ch switchboard.Chat, v switchboard.Visitor, d switchboard.Department, deadline time.Time, front bool, now time.Time) *entry {
 	q := &entry{
-		chat: ch, visitor: v, dept: d,
+		chat: ch, visitor: v, dept: d, queuedAt: now,
 		offers: map[string]*offer{}, tried: map[string]bool{}, declined: map[string]bool{},
 	}
 	qs := r.queues[ch.DepartmentID]
@@ -551,6 +563,7 @@ func (r *Router) armWaitLocked(q *entry, d time.Duration) {
 // removeEntryLocked takes a chat out of the queue, stops its timers and
 // revokes its offers for reason ("" revokes silently).
 func (r *Router) removeEntryLocked(q *entry, reason string) {
+	r.metrics.LeftQueue(q.chat.DepartmentID, r.clock.Now().Sub(q.queuedAt))
 	stop(q.wait)
 	for _, id := range slices.Sorted(maps.Keys(q.offers)) {
 		r.dropOfferLocked(q.offers[id], reason)
@@ -587,6 +600,7 @@ func (r *Router) dropOfferLocked(o *offer, reason string) {
 		defer r.transferOfferDropped(o)
 	}
 	if reason != "" {
+		r.metrics.OfferOutcome(o.dept, reason)
 		r.notify(func() { r.notifier.RevokeOffer(o.opID, o.chatID, reason) })
 	}
 }
@@ -664,6 +678,7 @@ func (r *Router) waitExpired(q *entry, gen int) {
 		return
 	}
 	r.removeEntryLocked(q, ReasonTimeout)
+	r.metrics.Missed(ch.DepartmentID)
 	r.notify(func() { r.notifier.Missed(ch) })
 	r.queueChangedLocked(q.chat.DepartmentID, q.dept.OperatorIDs)
 	r.mu.Unlock()

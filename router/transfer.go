@@ -193,7 +193,8 @@ func (r *Router) nextTargetLocked(x *xfer) *operator {
 // offerTransferLocked offers the transfer to an operator for the ring timeout.
 func (r *Router) offerTransferLocked(x *xfer, op *operator, now time.Time) {
 	ring := seconds(x.dept.RingTimeoutS, switchboard.DefaultRingTimeout)
-	o := &offer{chatID: x.chat.ID, opID: op.id, expiresAt: now.Add(ring), xfer: x}
+	o := &offer{chatID: x.chat.ID, opID: op.id, expiresAt: now.Add(ring), xfer: x, dept: x.dept.ID}
+	r.metrics.Offered(o.dept)
 	o.timer = r.clock.AfterFunc(ring, func() { r.transferOfferExpired(o) })
 	x.offer = o
 	x.tried[op.id] = true
@@ -214,6 +215,7 @@ func (r *Router) advanceTransferLocked(x *xfer, reason string) {
 		return
 	}
 	delete(r.xfers, x.chat.ID)
+	r.metrics.Transfer(x.dept.ID, reason)
 	tell := []string{x.chat.OperatorID}
 	if x.by != x.chat.OperatorID {
 		tell = append(tell, x.by)
@@ -281,6 +283,7 @@ func (r *Router) declineTransfer(o *offer) error {
 	}
 	x := o.xfer
 	x.offer = nil
+	r.metrics.OfferOutcome(o.dept, "declined")
 	r.dropOfferLocked(o, "")
 	r.advanceTransferLocked(x, TransferDeclined)
 	r.mu.Unlock()
@@ -329,6 +332,7 @@ func (r *Router) acceptTransfer(ctx context.Context, o *offer) (switchboard.Chat
 		r.flush()
 		return switchboard.Chat{}, fmt.Errorf("router: accept transfer of chat %s: %w", x.chat.ID, err)
 	}
+	r.metrics.OfferOutcome(o.dept, "accepted")
 	if x.offer == o {
 		x.offer = nil
 		r.dropOfferLocked(o, "")
@@ -336,6 +340,7 @@ func (r *Router) acceptTransfer(ctx context.Context, o *offer) (switchboard.Chat
 	if r.xfers[x.chat.ID] == x {
 		delete(r.xfers, x.chat.ID)
 	}
+	r.metrics.Transfer(ch.DepartmentID, "completed")
 	r.movedLocked(ch, hop, x.chat.DepartmentName)
 	to := r.ops[o.opID]
 	offline := to != nil && to.status == switchboard.StatusOffline
@@ -417,6 +422,7 @@ func (r *Router) TakeOver(ctx context.Context, by switchboard.Operator, chatID s
 		return switchboard.Chat{}, wrap(err)
 	}
 	r.mu.Lock()
+	r.metrics.Transfer(moved.DepartmentID, "taken_over")
 	r.movedLocked(moved, hop, ch.DepartmentName)
 	r.mu.Unlock()
 	r.flush()

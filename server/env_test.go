@@ -1,20 +1,16 @@
 package server_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/switchboard-chat/switchboard"
-	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
 	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/internal/testenv"
+	"github.com/switchboard-chat/switchboard/internal/testnode"
 	"github.com/switchboard-chat/switchboard/mailer"
 	"github.com/switchboard-chat/switchboard/server"
 	"github.com/switchboard-chat/switchboard/session"
@@ -32,6 +28,7 @@ type node struct {
 	http       *httptest.Server
 	adminToken string
 	dept       switchboard.Department
+	tn         *testnode.Node
 }
 
 type nodeOptions struct {
@@ -39,68 +36,25 @@ type nodeOptions struct {
 	grace time.Duration
 	ips   *clientip.Resolver // trusted proxies of the session and the API (nil: none)
 	mail  mailer.Sender      // where the outbox's mail goes (nil: logged)
-	node  cluster.Node       // cluster mode (nil: a single node)
+	// mailTuning tunes the server's mail worker (zero: the defaults).
+	mailTuning mailer.Config
+	node       cluster.Node // cluster mode (nil: a single node)
 }
 
 func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
 	t.Helper()
-	hash, err := auth.HashPassword("admin-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := st.Setup(t.Context(), store.Setup{PortalName: "Acme", AdminEmail: "admin@example.com", AdminName: "Admin", AdminPasswordHash: hash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &node{t: t, st: st, dept: res.Department}
-	n.http = httptest.NewUnstartedServer(nil)
-	n.srv, err = server.New(context.Background(), server.Config{Store: st, PublicURL: "http://" + n.http.Listener.Addr().String(), Live: opts.live, OperatorGrace: opts.grace, IPs: opts.ips, Mail: opts.mail, Cluster: opts.node})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.http.Config.Handler = n.srv
-	n.http.Start()
-	t.Cleanup(func() {
-		n.http.CloseClientConnections()
-		n.http.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.srv.Drain(ctx)
-		n.srv.Close()
-	})
-	var login struct{ Token string }
-	n.api("", "POST", "/api/login", map[string]string{"email": "admin@example.com", "password": "admin-password"}, 200, &login)
-	n.adminToken = login.Token
-	return n
+	return fromTestNode(t, testnode.Start(t, st, server.Config{Live: opts.live, OperatorGrace: opts.grace, IPs: opts.ips,
+		Mail: opts.mail, MailTuning: opts.mailTuning, Cluster: opts.node}))
+}
+
+func fromTestNode(t testing.TB, tn *testnode.Node) *node {
+	return &node{t: t, st: tn.Store, srv: tn.Server, http: tn.HTTP, adminToken: tn.AdminToken, dept: tn.Dept, tn: tn}
 }
 
 // api calls the HTTP API and checks the status.
 func (n *node) api(token, method, path string, body any, want int, out any) {
 	n.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, _ := json.Marshal(body)
-		rd = bytes.NewReader(data)
-	}
-	req, _ := http.NewRequest(method, n.http.URL+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		n.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, data, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			n.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	n.tn.API(token, method, path, body, want, out)
 }
 
 // operator creates an operator in the given departments and returns its id

@@ -20,9 +20,12 @@ import (
 	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/console"
 	"github.com/switchboard-chat/switchboard/mailer"
+	"github.com/switchboard-chat/switchboard/mailer/templates"
+	"github.com/switchboard-chat/switchboard/metrics"
 	"github.com/switchboard-chat/switchboard/router"
 	"github.com/switchboard-chat/switchboard/session"
 	"github.com/switchboard-chat/switchboard/store"
+	"github.com/switchboard-chat/switchboard/widget"
 )
 
 // Config configures a server. Zero values take each part's defaults.
@@ -43,11 +46,21 @@ type Config struct {
 	// MailFrom is the sender of mail whose department has no from-address;
 	// "" means switchboard@localhost.
 	MailFrom string
+	// MailTuning tunes the mail worker (poll interval, backoff, lease); its
+	// Store, Sender and Log are set here. The zero value is the mailer's
+	// defaults (tests shorten the backoff).
+	MailTuning mailer.Config
+	// Metrics is the node's Prometheus metrics; nil makes a fresh set.
+	Metrics *metrics.Set
+	// NoMetricsRoute leaves GET /metrics off the handler (cmd serves it on
+	// --metrics-addr instead).
+	NoMetricsRoute bool
 	// Cluster is this node's view of the shared live state (cluster mode:
 	// several nodes on one PostgreSQL and one Redis); nil runs a single
 	// node with all live state in this process.
 	Cluster cluster.Node
-	Log     *slog.Logger
+
+	Log *slog.Logger
 }
 
 // Server is a running Switchboard node.
@@ -57,6 +70,8 @@ type Server struct {
 	Live   *session.Server
 	Router *router.Router
 	Mailer *mailer.Worker
+	// Metrics is the node's metrics set (cfg.Metrics or a fresh one).
+	Metrics *metrics.Set
 
 	stopMail func()        // ends the mail worker's Run
 	mailDone chan struct{} // closed when it returned
@@ -73,6 +88,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: public URL: %w", err)
 	}
+	// The store writes the event mails (transcripts, notices); their links
+	// point to this server's console.
+	composer, err := templates.New(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	cfg.Store.SetMailComposer(composer)
 	// The visitor-token key lives in the store so every node signs alike.
 	key, err := cfg.Store.EnsureSetting(ctx, "visitor_token_key", hex.EncodeToString([]byte(switchboard.NewToken())))
 	if err != nil {
@@ -83,8 +105,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	s := &Server{}
+	s := &Server{Metrics: newMetrics(cfg)}
 	live := cfg.Live
+	live.Metrics = s.Metrics
 	live.Store = cfg.Store
 	live.Authenticate = func(r *http.Request) (switchboard.Operator, string, error) { return s.API.Authenticate(r) }
 	live.VisitorTokens = tokens
@@ -95,14 +118,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.Live, err = session.New(live); err != nil {
 		return nil, err
 	}
-	if s.Router, err = router.New(router.Config{Store: cfg.Store, Notifier: s.Live, Log: cfg.Log, Grace: cfg.OperatorGrace, Cluster: routerCluster(cfg.Cluster)}); err != nil {
+	if s.Router, err = router.New(router.Config{Store: cfg.Store, Notifier: s.Live, Log: cfg.Log, Grace: cfg.OperatorGrace, Metrics: s.Metrics, Cluster: routerCluster(cfg.Cluster)}); err != nil {
 		return nil, err
 	}
 	s.Live.Attach(s.Router)
 	if err := s.Router.Start(ctx); err != nil {
 		return nil, fmt.Errorf("server: start router: %w", err)
 	}
-	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.reopened, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log, Ready: ready(cfg)})
+	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.reopened, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log,
+		MailQueued: func() { s.Mailer.Wake() }, Ready: ready(cfg)})
 	if err != nil {
 		s.Router.Close()
 		return nil, err
@@ -111,9 +135,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Router.Close()
 		return nil, err
 	}
+	s.serveMetrics(cfg)
 	s.API.Handle("GET /ws/visitor", s.Live.Visitor())
 	s.API.Handle("GET /ws/operator", s.Live.Operator())
-	s.API.Handle("GET /{$}", console.Handler())
+	wh, err := widget.New(widget.Config{Store: cfg.Store, PublicURL: cfg.PublicURL, Log: cfg.Log})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.API.Handle("GET /widget/{file}", wh) // the loader: /widget/{widget_key}.js
+	s.API.Handle("GET /demo", wh)
+	consoleHandler := console.Handler()
+	s.API.Handle("GET /{$}", consoleHandler)
+	s.API.Handle("GET /console", consoleHandler)
+	s.API.Handle("GET /console/", consoleHandler) // the page and /console/assets/
 	s.Handler = s.API
 	return s, nil
 }
@@ -169,7 +204,10 @@ func (s *Server) startMailer(cfg Config) error {
 	if from == "" {
 		from = "switchboard@localhost"
 	}
-	w, err := mailer.New(mailer.Config{Store: cfg.Store, Sender: mailer.WithDefaultFrom(sender, from), Log: cfg.Log})
+	mc := cfg.MailTuning
+	mc.Store, mc.Sender, mc.Log = cfg.Store, mailer.WithDefaultFrom(sender, from), cfg.Log
+	mc.Metrics = s.Metrics
+	w, err := mailer.New(mc)
 	if err != nil {
 		return err
 	}

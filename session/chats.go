@@ -52,6 +52,7 @@ func (s *Server) sendMessage(ctx context.Context, sender *conn, ref string, m st
 	// resume, and a retry (a duplicate) is not published again.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
+	start := time.Now()
 	unlock := s.hub.lockChat(m.ChatID)
 	defer unlock()
 	if check != nil {
@@ -63,7 +64,13 @@ func (s *Server) sendMessage(ctx context.Context, sender *conn, ref string, m st
 	if err != nil {
 		return err
 	}
+	// Observed before the frames go out, so a client that saw them can
+	// scrape counts that include them.
+	if !dup {
+		s.cfg.Metrics.MessageRelayed(string(m.FromKind))
+	}
 	if sender != nil {
+		s.cfg.Metrics.MessageAcked(time.Since(start))
 		sender.send(ack(ref, map[string]any{"chat_id": msg.ChatID, "seq": msg.Seq, "at": wireTime(msg.At)}))
 	}
 	if !dup { // a retry was published the first time; resume covers any loss

@@ -26,6 +26,7 @@ type inFrame struct {
 	Email       *string `json:"email"`
 	Question    *string `json:"question"`
 	PageURL     *string `json:"page_url"`
+	Locale      *string `json:"locale"`
 	Rating      *int    `json:"rating"`
 	Comment     *string `json:"comment"`
 	Status      string  `json:"status"`

@@ -224,10 +224,11 @@ func (h *hub) toOperator(operatorID string, frame []byte) {
 type counters struct {
 	slowConsumers atomic.Int64
 	rateLimits    atomic.Int64
+	obs           Metrics // set once by New
 }
 
-func (m *counters) slowConsumer() { m.slowConsumers.Add(1) }
-func (m *counters) rateLimited()  { m.rateLimits.Add(1) }
+func (m *counters) slowConsumer() { m.slowConsumers.Add(1); m.obs.SlowConsumer() }
+func (m *counters) rateLimited()  { m.rateLimits.Add(1); m.obs.RateLimited("frames") }
 
 // Stats are counts of notable events since the server started.
 type Stats struct {

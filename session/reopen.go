@@ -43,6 +43,7 @@ func (s *Server) visitorReopen(ctx context.Context, c *conn, ref string, chat sw
 		return nil, switchboard.ErrDepartmentDisabled
 	}
 	if ok, wait := s.chatsByIP.Allow(c.ip, s.now()); !ok {
+		s.cfg.Metrics.RateLimited("chats_per_ip")
 		return nil, &protoError{Code: "rate_limited", Message: "too many new chats from your address", RetryAfterMS: wait.Milliseconds()}
 	}
 	if addr, err := netip.ParseAddr(c.ip); err == nil {

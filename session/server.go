@@ -89,6 +89,8 @@ type Config struct {
 	PingInterval      time.Duration // [30s]
 	SessionCheck      time.Duration // [5s] how often an operator's session is re-checked (logout, disable, password change)
 
+	// Metrics observes connections, messages and limits; nil observes nothing.
+	Metrics Metrics
 	// Cluster, when set, carries chat frames, operator-addressed frames and
 	// visitor presence across nodes (cluster.go); nil is a single node.
 	Cluster cluster.Node
@@ -116,7 +118,12 @@ type Server struct {
 	positions positions       // queue positions last told (positions.go)
 	monitors  monitors        // chats watched by supervisors (monitor.go)
 
-	wg sync.WaitGroup // live connections
+	// connMu orders wg.Add against draining: once CloseAll set draining,
+	// no connection is added, so Wait cannot race with an Add and no
+	// connection that CloseAll missed keeps Wait blocked.
+	connMu   sync.Mutex
+	draining bool
+	wg       sync.WaitGroup // live connections
 }
 
 // New returns a Server.
@@ -134,6 +141,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.SessionCheck = cmp.Or(cfg.SessionCheck, 5*time.Second)
 	cfg.IPs = cmp.Or(cfg.IPs, &clientip.Resolver{})
 	cfg.Log = cmp.Or(cfg.Log, slog.New(slog.DiscardHandler))
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
 	s := &Server{
 		cfg:       cfg,
 		store:     cfg.Store,
@@ -144,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 		chatsByIP: auth.NewLimiter(time.Hour/time.Duration(cfg.IPMaxChatsPerHour), cfg.IPMaxChatsPerHour),
 		ipSockets: map[string]int{},
 	}
+	s.metrics.obs = cfg.Metrics
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -160,10 +171,29 @@ func (s *Server) Attach(r Router) { s.router = r }
 
 // Wait blocks until every connection has ended (after the HTTP server's
 // shutdown and CloseAll).
-func (s *Server) Wait() { s.wg.Wait() }
+func (s *Server) Wait() {
+	s.connMu.Lock()
+	s.draining = true
+	s.connMu.Unlock()
+	s.wg.Wait()
+}
+
+// track counts a new connection unless the server is draining.
+func (s *Server) track() bool {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
 
 // CloseAll tells every client to reconnect elsewhere (1001): used on drain.
 func (s *Server) CloseAll() {
+	s.connMu.Lock()
+	s.draining = true
+	s.connMu.Unlock()
 	s.hub.mu.RLock()
 	var all []*conn
 	seen := map[*conn]bool{}
@@ -225,11 +255,17 @@ func httpError(w http.ResponseWriter, status int, code, msg string) {
 // serveConn runs a connection until it ends: the writer and pinger in the
 // background, the reader here, dispatching each frame to handle.
 func (s *Server) serveConn(c *conn, hello []byte, handle func(c *conn, f *inFrame) ([]byte, error), onClose func()) {
-	s.wg.Add(1)
-	defer s.wg.Done()
 	defer c.close(nil)
 	defer onClose()
 	defer s.hub.remove(c)
+	if !s.track() {
+		// Upgraded while the server drains: CloseAll has passed it by.
+		_ = c.ws.Close(websocket.StatusGoingAway, "server going away; reconnect")
+		return
+	}
+	defer s.wg.Done()
+	s.cfg.Metrics.ConnOpened(c.kind())
+	defer s.cfg.Metrics.ConnClosed(c.kind())
 	go c.writeLoop()
 	go c.pingLoop()
 	c.send(hello)

@@ -32,7 +32,9 @@ func (s *Server) serveVisitor(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "unavailable", "try again")
 		return
 	}
-	if !originAllowed(r.Header.Get("Origin"), dept.AllowedOrigins) {
+	// The server's own pages (the widget demo at /demo) may always embed
+	// it: they are not a third-party site.
+	if !originAllowed(r.Header.Get("Origin"), dept.AllowedOrigins) && !s.consoleOrigin(r.Header.Get("Origin"), r.Host) {
 		httpError(w, http.StatusForbidden, "forbidden", "this site may not embed the widget (origin not allowed)")
 		return
 	}
@@ -47,6 +49,7 @@ func (s *Server) serveVisitor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.reserveIP(ip) {
+		s.cfg.Metrics.RateLimited("sockets_per_ip")
 		httpError(w, http.StatusTooManyRequests, "rate_limited", "too many open connections from your address")
 		return
 	}
@@ -80,6 +83,9 @@ func (s *Server) serveVisitor(w http.ResponseWriter, r *http.Request) {
 	}
 	v.IP = ip
 	v.UserAgent = truncate(r.UserAgent(), 512)
+	if l := acceptLanguage(r.Header.Get("Accept-Language")); l != "" || v.Locale == "" {
+		v.Locale = l
+	}
 	c.visitor = &v
 
 	open, err := s.store.VisitorOpenChats(ctx, v.ID)
@@ -265,6 +271,15 @@ func visitorDetails(v *switchboard.Visitor, f *inFrame) *protoError {
 	if perr != nil {
 		return perr
 	}
+	if f.Locale != nil {
+		switch *f.Locale {
+		case "en", "ja":
+			v.Locale = *f.Locale
+		case "":
+		default:
+			return badRequest("locale", "locale: must be \"en\" or \"ja\"")
+		}
+	}
 	if f.Name != nil {
 		v.Name = name
 	}
@@ -292,6 +307,7 @@ func (s *Server) visitorStart(c *conn, f *inFrame) ([]byte, error) {
 		return nil, &protoError{Code: "too_large", Field: "question", Message: "question: too long"}
 	}
 	if ok, wait := s.chatsByIP.Allow(c.ip, s.now()); !ok {
+		s.cfg.Metrics.RateLimited("chats_per_ip")
 		return nil, &protoError{Code: "rate_limited", Message: "too many new chats from your address", RetryAfterMS: wait.Milliseconds()}
 	}
 	if addr, err := netip.ParseAddr(c.ip); err == nil {
@@ -338,4 +354,21 @@ func (s *Server) visitorUpdate(c *conn, f *inFrame) ([]byte, error) {
 		return nil, nil
 	}
 	return ack(f.Ref, map[string]any{}), nil
+}
+
+// acceptLanguage picks the language of the visitor's browser that we speak:
+// "ja" or "en" (the first of them in the header's order, ignoring weights,
+// which browsers send in order anyway), "" when neither is named.
+func acceptLanguage(h string) string {
+	for part := range strings.SplitSeq(h, ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		tag = strings.ToLower(tag)
+		switch {
+		case tag == "ja" || strings.HasPrefix(tag, "ja-"):
+			return "ja"
+		case tag == "en" || strings.HasPrefix(tag, "en-"):
+			return "en"
+		}
+	}
+	return ""
 }

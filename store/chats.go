@@ -43,8 +43,14 @@ type ChatFilter struct {
 	// DepartmentIDs restricts the list to these departments; empty means
 	// every department. (The API passes an operator's own departments.)
 	DepartmentIDs []string
-	DepartmentID  string
-	OperatorID    string
+	// Participant, when set, widens DepartmentIDs by the chats this
+	// operator answers or answered, or took part in through a transfer
+	// (from or to them), whatever their department; with DepartmentIDs
+	// empty it restricts the list to those chats. (The API passes the
+	// operator, so its own history never hides a chat it handled.)
+	Participant  string
+	DepartmentID string
+	OperatorID   string
 	// Visitor is a substring of the visitor's name or email, matched
 	// ignoring case (% and _ are literal). On SQLite only ASCII letters
 	// fold.
@@ -55,10 +61,22 @@ type ChatFilter struct {
 	// Rating is 1–5, or 0 for any (another value is a ValidationError for
 	// "rating").
 	Rating int
+	// Query selects chats with a visitor or operator message (the
+	// visitor's question is message 1) containing it as a substring,
+	// ignoring ASCII case (PostgreSQL also folds other scripts per its
+	// locale); system notices do not count. No word splitting, so Japanese
+	// works as well as English; %, _ and every other character are
+	// literal. Surrounding white space is ignored and a blank Query does
+	// not filter. Longer than MaxQueryRunes is a ValidationError for "q".
+	Query string
 	// ChatIDs are the chats of the monitored category (none when empty);
 	// other categories ignore it.
 	ChatIDs []string
 }
+
+// MaxQueryRunes bounds ChatFilter.Query: a search is for a phrase, and a
+// long pattern only costs the database.
+const MaxQueryRunes = 200
 
 // ChatRow is one chat of the history list.
 type ChatRow struct {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/mailer/templates"
 )
 
 // OutboxStore is the durable mail outbox: emails wait here until the mailer
@@ -18,9 +19,11 @@ import (
 // is at least once, always with the same Message-ID.
 type OutboxStore interface {
 	// EnqueueMail stores a new pending mail, due now. It fills ID,
-	// MessageID ("<random@domain>", the domain of From), Status (pending),
-	// Attempts (0), CreatedAt and NextAttemptAt, clears LastError and
-	// SentAt, and turns nil To and CC into empty lists. Every address must
+	// MessageID ("<random@domain>", the domain of From, else of the mail
+	// composer's public URL), Status (pending), Attempts (0), CreatedAt and
+	// NextAttemptAt, clears LastError and SentAt, and turns nil To and CC
+	// into empty lists. From "" means the server's sender (the worker's
+	// mailer.WithDefaultFrom fills it when sending). Every address must
 	// pass switchboard.ParseAddress (stored trimmed); To must not be empty;
 	// Subject and Attachment must hold no CR, LF or NUL; Kind must be known.
 	// Bad input is a *switchboard.ValidationError naming the field ("from",
@@ -56,4 +59,36 @@ type OutboxStore interface {
 	// CancelChatMail cancels every pending mail of a chat (when the chat is
 	// deleted). Sent and failed mails stay; no mail is not an error.
 	CancelChatMail(ctx context.Context, chatID string) error
+
+	// ListMails lists the mails that match f, newest (by CreatedAt) first,
+	// for admins, like Mails. An unknown status or kind is a
+	// ValidationError for "status" or "kind".
+	ListMails(ctx context.Context, f MailFilter, p Page) (items []switchboard.Mail, next string, err error)
+	// RetryMail puts a failed mail back to pending, due at at, keeping its
+	// attempts and last error, and returns it (without AttachmentDoc). A
+	// mail that is not failed is a ConflictError for "status"; an unknown
+	// one ErrNotFound.
+	RetryMail(ctx context.Context, id string, at time.Time) (switchboard.Mail, error)
+	// EnqueueVisitorMail queues an operator's email to a visitor (kind
+	// visitor, checked and filled as by EnqueueMail) and, in the same
+	// transaction, writes the audit entry "chat.email" (actorID, the
+	// chat, at; no content). The chat m.ChatID must exist (else
+	// ErrNotFound), so that no mail outlives a chat deleted meanwhile.
+	EnqueueVisitorMail(ctx context.Context, m *switchboard.Mail, actorID string, at time.Time) error
+
+	// SetMailComposer sets what writes the event mails the store queues in
+	// the transactions of their events: the transcript when a chat ends
+	// (EndChat), the missed-chat notice (MissChat), the feedback
+	// (SaveFeedback) and the blocked-IP notice (CreateBlock), each to the
+	// chat's department's addresses for it, when that setting is on and
+	// lists addresses. A store starts with a composer without a public URL
+	// (emails without links); the server sets one with its --public-url
+	// before it serves. nil is ignored.
+	SetMailComposer(c *templates.Composer)
+}
+
+// MailFilter selects mails for ListMails; "" matches every status or kind.
+type MailFilter struct {
+	Status switchboard.MailStatus
+	Kind   switchboard.MailKind
 }

@@ -35,9 +35,15 @@ every WebSocket limit off, over a fresh SQLite store in a temporary directory
 (or --data-dir, or --postgres-url). With --url it loads that server, logging in
 as --admin-email/--admin-password; start it with --ws-rate 0 and high
 --ip-max-sockets and --ip-max-chats-per-hour, or its limits refuse the load.
+
+'switchboard bench seed' fills a database with a large chat history for the
+history benchmarks instead (see 'switchboard bench seed --help').
 `
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return benchSeed(ctx, args[1:], stdout, stderr)
+	}
 	var (
 		sc                        storeConfig
 		target                    string

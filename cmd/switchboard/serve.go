@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-chat/switchboard/cluster"
 	clusterredis "github.com/switchboard-chat/switchboard/cluster/redis"
 	"github.com/switchboard-chat/switchboard/mailer"
+	"github.com/switchboard-chat/switchboard/metrics"
 	"github.com/switchboard-chat/switchboard/server"
 	"github.com/switchboard-chat/switchboard/session"
 	"github.com/switchboard-chat/switchboard/store"
@@ -51,6 +52,7 @@ type serveConfig struct {
 	sessionTTL      time.Duration
 	shutdownTimeout time.Duration
 	operatorGrace   time.Duration
+	metricsAddr     string
 	// Protocol limits (see docs/protocol.md).
 	maxMessageBytes   int
 	wsRate            float64
@@ -77,6 +79,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 7*24*time.Hour, "how long an operator's login lasts")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight work before exiting")
 	fs.DurationVar(&c.operatorGrace, "operator-grace", 30*time.Second, "how long an operator whose connection dropped keeps its status and chats before they are requeued")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve GET /metrics only on this address (e.g. 127.0.0.1:9090) instead of on --addr")
 	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", 8192, "largest chat message body, in UTF-8 bytes")
 	fs.Float64Var(&c.wsRate, "ws-rate", 20, "frames per second allowed per WebSocket connection (0 turns the limit off)")
 	fs.IntVar(&c.wsBurst, "ws-burst", 40, "burst of frames allowed above --ws-rate")
@@ -123,25 +126,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("sending mail through SMTP", "smtp", redactURL(c.smtpURL))
 	}
-	node, err := c.openCluster(log)
+	clusterNode, err := c.openCluster(log)
 	if err != nil {
 		return err
 	}
-	if node != nil {
+	if clusterNode != nil {
 		// A graceful stop removes this node's presence at once, so its
 		// operators' chats are requeued by the others without waiting for
 		// the TTL; a crash leaves that to the TTL and the sweep.
 		defer func() {
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if err := node.Leave(lctx); err != nil {
+			if err := clusterNode.Leave(lctx); err != nil {
 				log.Warn("leave the cluster", "err", err)
 			}
-			_ = node.Close()
+			_ = clusterNode.Close()
 		}()
 	}
+	// The node's name labels its metrics: the host name (a pod's name on
+	// Kubernetes, the container id under Compose).
+	node, _ := os.Hostname()
+	ms := metrics.New(metrics.Config{Node: node, Version: version, Log: log})
 	srv, err := server.New(ctx, server.Config{
-		Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log, Cluster: node,
+		Metrics: ms, NoMetricsRoute: c.metricsAddr != "", Cluster: clusterNode,
+		Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log,
 		OperatorGrace: c.operatorGrace, Mail: smtp, MailFrom: c.mailFrom,
 		Live: session.Config{
 			MaxMessageBytes:   c.maxMessageBytes,
@@ -165,6 +173,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if c.metricsAddr != "" {
+		stopMetrics, err := serveMetrics(c.metricsAddr, ms, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
 	}
 	printBanner(stdout, c, setup, password)
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", c.publicURL, "version", version)
@@ -270,6 +285,7 @@ func firstStart(ctx context.Context, st store.Store, c serveConfig) (store.Setup
 func printBanner(w io.Writer, c serveConfig, setup store.SetupResult, password string) {
 	fmt.Fprintf(w, "\nSwitchboard %s is running.\n\n", version)
 	fmt.Fprintf(w, "  Console:      %s/\n", c.publicURL)
+	fmt.Fprintf(w, "  Demo page:    %s/demo   (the widget of the first public department: chat with yourself)\n", c.publicURL)
 	if setup.Created {
 		fmt.Fprintf(w, "  Admin email:  %s\n", setup.Admin.Email)
 		if password != "" {

@@ -35,8 +35,11 @@ var Dialect = sqlstore.Dialect{
 	ForUpdate:            " FOR UPDATE",
 	ForShare:             " FOR SHARE",
 	LockSQL:              "SELECT pg_advisory_xact_lock(?)",
-	IsUniqueViolation:    isUniqueViolation,
-	IsUnavailable:        isUnavailable,
+	// The index and function of migrations/0001_init.sql.
+	GramSearch:        `octet_length(m.body) <> length(m.body) AND sb_grams(lower(m.body)) @> ARRAY[lower(?)]`,
+	PlanWithValues:    pgx.QueryExecModeExec,
+	IsUniqueViolation: isUniqueViolation,
+	IsUnavailable:     isUnavailable,
 }
 
 // DB is a store.Store in a PostgreSQL database.

@@ -296,6 +296,7 @@ func (db *DB) commitBatch(batch []*appendReq) {
 	cancel()
 	w.batches.Add(1)
 	w.appends.Add(int64(len(reqs)))
+	db.obs().AppendBatch(len(reqs))
 	if err != nil {
 		w.failed.Add(1)
 		if timedOut {

@@ -111,8 +111,11 @@ func (db *DB) CreateBlock(ctx context.Context, b *switchboard.BlockedIP) error {
 				return err
 			}
 		}
-		m := blockMail(c, dept, by, now)
-		return t.insertBlockMail(ctx, &m)
+		m, err := db.composer().BlockedIP(dept, c, by)
+		if err != nil {
+			err = composeError{fmt.Errorf("compose blocked-IP mail: %w", err)}
+		}
+		return db.insertEventMail(ctx, t.conn, &m, err)
 	})
 	if err != nil {
 		return db.wrap("create block", err)
@@ -121,87 +124,20 @@ func (db *DB) CreateBlock(ctx context.Context, b *switchboard.BlockedIP) error {
 	return nil
 }
 
-// blockMail is the blocked-IP notification of b, in English and Japanese.
-func blockMail(b switchboard.BlockedIP, dept switchboard.Department, by string, now time.Time) switchboard.Mail {
-	if by == "" {
-		by = "(unknown)"
-	}
-	reason, chat, expires, expiresJA := b.Reason, b.ChatID, "never", "なし"
-	if reason == "" {
-		reason = "-"
-	}
-	if chat == "" {
-		chat = "-"
-	}
-	if b.ExpiresAt != nil {
-		expires = b.ExpiresAt.Format(time.RFC3339)
-		expiresJA = expires
-	}
-	var body strings.Builder
-	fmt.Fprintf(&body, "%s blocked the IP address %s in the department %q.\n\n", by, b.IP, dept.Name)
-	fmt.Fprintf(&body, "Reason: %s\nChat: %s\nBlocked at: %s\nExpires: %s\n", reason, chat, b.CreatedAt.Format(time.RFC3339), expires)
-	body.WriteString("\n----\n\n")
-	fmt.Fprintf(&body, "%s が部署「%s」で IP アドレス %s をブロックしました。\n\n", by, dept.Name, b.IP)
-	fmt.Fprintf(&body, "理由: %s\nチャット: %s\nブロック日時: %s\n有効期限: %s\n", reason, chat, b.CreatedAt.Format(time.RFC3339), expiresJA)
-	id := switchboard.NewID()
-	domain := "switchboard.invalid"
-	if _, d, ok := strings.Cut(dept.Email.FromAddress, "@"); ok && d != "" && !strings.ContainsAny(d, "<>\r\n ") {
-		domain = d
-	}
-	return switchboard.Mail{
-		ID:            id,
-		Kind:          switchboard.MailBlockedIP,
-		ChatID:        b.ChatID,
-		DepartmentID:  dept.ID,
-		MessageID:     "<" + switchboard.NewID() + "@" + domain + ">",
-		From:          dept.Email.FromAddress,
-		To:            dept.Email.BlockedIP.To,
-		CC:            []string{},
-		Subject:       fmt.Sprintf("[%s] IP address blocked / IPアドレスをブロックしました: %s", dept.Name, b.IP),
-		TextBody:      body.String(),
-		Status:        switchboard.MailPending,
-		NextAttemptAt: now,
-		CreatedAt:     now,
-	}
-}
-
-const blockMailColumns = `id, kind, chat_id, department_id, message_id, from_address, to_addresses, cc_addresses,
-	subject, text_body, html_body, attachment_name, attachment, status, attempts, next_attempt_at,
-	last_error, created_at, sent_at`
-
-// insertBlockMail queues m in the outbox. (The mailer's outbox code may
-// replace it with its own insert; the row is the same.)
-func (t *tx) insertBlockMail(ctx context.Context, m *switchboard.Mail) error {
-	_, err := t.exec(ctx, `INSERT INTO mail_outbox (`+blockMailColumns+`) VALUES (`+placeholders(19)+`)`,
-		m.ID, string(m.Kind), m.ChatID, m.DepartmentID, m.MessageID, m.From, jsonList(m.To), jsonList(m.CC),
-		m.Subject, m.TextBody, m.HTMLBody, m.Attachment, m.AttachmentDoc, string(m.Status), m.Attempts, ms(m.NextAttemptAt),
-		m.LastError, ms(m.CreatedAt), nullMS(m.SentAt))
-	return err
-}
-
 // ChatMails lists a chat's outbox rows, oldest first.
 func (db *DB) ChatMails(ctx context.Context, chatID string) ([]switchboard.Mail, error) {
 	out, err := func() ([]switchboard.Mail, error) {
-		rows, err := db.reader().query(ctx, `SELECT `+blockMailColumns+` FROM mail_outbox WHERE chat_id = ? ORDER BY created_at, id`, chatID)
+		rows, err := db.reader().query(ctx, `SELECT `+mailColumns+` FROM mail_outbox WHERE chat_id = ? ORDER BY created_at, id`, chatID)
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
 		out := []switchboard.Mail{}
 		for rows.Next() {
-			var (
-				m             switchboard.Mail
-				kind, status  string
-				next, created int64
-				sent          sql.NullInt64
-			)
-			if err := rows.Scan(&m.ID, &kind, &m.ChatID, &m.DepartmentID, &m.MessageID, &m.From, jsonListDest{&m.To}, jsonListDest{&m.CC},
-				&m.Subject, &m.TextBody, &m.HTMLBody, &m.Attachment, &m.AttachmentDoc, &status, &m.Attempts, &next,
-				&m.LastError, &created, &sent); err != nil {
+			m, err := scanMail(rows)
+			if err != nil {
 				return nil, err
 			}
-			m.Kind, m.Status = switchboard.MailKind(kind), switchboard.MailStatus(status)
-			m.NextAttemptAt, m.CreatedAt, m.SentAt = fromMS(next), fromMS(created), fromNullMS(sent)
 			out = append(out, m)
 		}
 		return out, rows.Err()

@@ -168,21 +168,30 @@ func (db *DB) CreateChat(ctx context.Context, nc store.NewChat) (switchboard.Cha
 			lastSeq = 1
 		}
 		// Selecting from departments checks, in the same statement, that
-		// the department is live, and copies its name.
+		// the department is live, and copies its name. The chat speaks the
+		// department's language when it has one, else the visitor's.
 		ch, err = scanChat(t.queryRow(ctx, `INSERT INTO chats (id, department_id, department_name, visitor_id,
 				status, question, page_url, visitor_ip, locale, started_at, last_seq)
-			SELECT ?, id, name, ?, ?, ?, ?, ?, ?, ?, ? FROM departments WHERE id = ? AND deleted_at IS NULL`+t.forShare()+`
+			SELECT ?, id, name, ?, ?, ?, ?, ?, CASE WHEN locale <> '' THEN locale ELSE ? END, ?, ?
+			FROM departments WHERE id = ? AND deleted_at IS NULL`+t.forShare()+`
 			RETURNING `+chatColumns,
 			id, v.ID, string(nc.Status), nc.Question, nc.PageURL, v.IP, v.Locale, ms(now), lastSeq, nc.DepartmentID))
 		if err != nil {
 			return err // no rows: no such live department
 		}
-		if nc.Question == "" {
-			return nil
+		if nc.Question != "" {
+			_, err = t.exec(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES (?, 1, ?, ?, ?, ?, ?, ?)`,
+				id, QuestionClientMsgID, string(switchboard.FromVisitor), v.ID, v.Name, nc.Question, ms(now))
+			if err != nil {
+				return err
+			}
 		}
-		_, err = t.exec(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES (?, 1, ?, ?, ?, ?, ?, ?)`,
-			id, QuestionClientMsgID, string(switchboard.FromVisitor), v.ID, v.Name, nc.Question, ms(now))
-		return err
+		if ch.Status == switchboard.ChatMissed {
+			// Missed at once (nobody online): the department's missed-chat
+			// notice commits with the chat, as MissChat's does.
+			return db.queueMissed(ctx, t, ch)
+		}
+		return nil
 	})
 	if err != nil {
 		return switchboard.Chat{}, db.wrap("create chat", err)
@@ -300,16 +309,25 @@ func (db *DB) RequeueChat(ctx context.Context, chatID, operatorID string) (switc
 		`status = 'ongoing' AND operator_id = ?`, operatorID)
 }
 
-// MissChat turns a queued chat missed (see store.ChatStore).
+// MissChat turns a queued chat missed (see store.ChatStore) and queues the
+// department's missed-chat notice in the same transaction.
 func (db *DB) MissChat(ctx context.Context, chatID string, at time.Time) (switchboard.Chat, error) {
-	return db.changeChat(ctx, "miss chat", chatID, statusConflict("queued"),
+	return db.changeChatTx(ctx, "miss chat", chatID, statusConflict("queued"),
+		func(t *tx, ch switchboard.Chat) error { return db.queueMissed(ctx, t, ch) },
 		`status = 'missed', lease_owner = '', lease_expires_at = NULL`,
 		`status = 'queued'`)
 }
 
-// EndChat completes an open chat (see store.ChatStore).
+// EndChat completes an open chat (see store.ChatStore) and queues the
+// department's transcript email in the same transaction.
 func (db *DB) EndChat(ctx context.Context, chatID string, at time.Time) (switchboard.Chat, error) {
-	return db.changeChat(ctx, "end chat", chatID, statusConflict("queued or ongoing"),
+	return db.endChat(ctx, chatID, at, db.draftTranscript(ctx, chatID, at))
+}
+
+// endChat is EndChat with the transcript drafted before the transaction.
+func (db *DB) endChat(ctx context.Context, chatID string, at time.Time, draft *transcriptDraft) (switchboard.Chat, error) {
+	return db.changeChatTx(ctx, "end chat", chatID, statusConflict("queued or ongoing"),
+		func(t *tx, ch switchboard.Chat) error { return db.queueTranscript(ctx, t, ch, draft) },
 		`status = 'completed', ended_at = ?, lease_owner = '', lease_expires_at = NULL`,
 		`status IN ('queued', 'ongoing')`, ms(at))
 }
@@ -349,7 +367,8 @@ func (db *DB) Messages(ctx context.Context, chatID string, afterSeq int64, limit
 }
 
 // SaveFeedback stores or replaces a chat's feedback and copies the rating
-// onto the chat (see store.ChatStore). A zero CreatedAt means now.
+// onto the chat (see store.ChatStore), and queues the department's feedback
+// email in the same transaction. A zero CreatedAt means now.
 func (db *DB) SaveFeedback(ctx context.Context, f switchboard.Feedback) error {
 	if f.Rating < 1 || f.Rating > 5 {
 		return switchboard.Invalid("rating", "must be a whole number from 1 to 5")
@@ -372,7 +391,10 @@ func (db *DB) SaveFeedback(ctx context.Context, f switchboard.Feedback) error {
 			ON CONFLICT (chat_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment,
 				created_at = excluded.created_at`,
 			f.ChatID, f.Rating, f.Comment, ms(f.CreatedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		return db.queueFeedback(ctx, t, f)
 	})
 	if err != nil {
 		return db.wrap("save feedback", err)

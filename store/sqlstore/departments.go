@@ -21,7 +21,8 @@ const departmentColumns = `id, name, description, visibility, enabled, routing, 
 	email_feedback_enabled, email_feedback_to,
 	email_missed_enabled, email_missed_to,
 	email_cc_enabled, email_cc_to,
-	created_at, updated_at, fallback_department_id`
+	created_at, updated_at, fallback_department_id,
+	prechat_name, prechat_email, prechat_question`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -41,7 +42,8 @@ func scanDepartment(s scanner) (switchboard.Department, error) {
 		&e.Feedback.Enabled, jsonListDest{&e.Feedback.To},
 		&e.Missed.Enabled, jsonListDest{&e.Missed.To},
 		&e.CC.Enabled, jsonListDest{&e.CC.To},
-		&created, &updated, &d.FallbackDepartmentID)
+		&created, &updated, &d.FallbackDepartmentID,
+		&d.Prechat.Name, &d.Prechat.Email, &d.Prechat.Question)
 	if err != nil {
 		return switchboard.Department{}, err
 	}
@@ -68,7 +70,8 @@ func departmentArgs(d *switchboard.Department) []any {
 		e.Feedback.Enabled, jsonList(e.Feedback.To),
 		e.Missed.Enabled, jsonList(e.Missed.To),
 		e.CC.Enabled, jsonList(e.CC.To),
-		ms(d.CreatedAt), ms(d.UpdatedAt), d.FallbackDepartmentID}
+		ms(d.CreatedAt), ms(d.UpdatedAt), d.FallbackDepartmentID,
+		string(d.Prechat.Name), string(d.Prechat.Email), string(d.Prechat.Question)}
 }
 
 // nameKey is what makes two department names the same: case is ignored.
@@ -238,7 +241,7 @@ func (t *tx) createDepartment(ctx context.Context, d *switchboard.Department) er
 	now := switchboard.Now()
 	d.CreatedAt, d.UpdatedAt = now, now
 	_, err = t.exec(ctx, `INSERT INTO departments (`+departmentColumns+`, name_key)
-		VALUES (`+placeholders(25)+`, ?)`, append(departmentArgs(d), nameKey(d.Name))...)
+		VALUES (`+placeholders(28)+`, ?)`, append(departmentArgs(d), nameKey(d.Name))...)
 	if t.d.IsUniqueViolation(err) {
 		return nameConflict(d.Name)
 	}
@@ -376,7 +379,8 @@ func (db *DB) UpdateDepartment(ctx context.Context, id string, update func(*swit
 			email_feedback_enabled = ?, email_feedback_to = ?,
 			email_missed_enabled = ?, email_missed_to = ?,
 			email_cc_enabled = ?, email_cc_to = ?,
-			created_at = ?, updated_at = ?, fallback_department_id = ?, name_key = ?
+			created_at = ?, updated_at = ?, fallback_department_id = ?,
+			prechat_name = ?, prechat_email = ?, prechat_question = ?, name_key = ?
 			WHERE id = ?`, append(args[1:], nameKey(d.Name), d.ID)...)
 		if t.d.IsUniqueViolation(err) {
 			return nameConflict(d.Name)

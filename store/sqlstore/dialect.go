@@ -40,6 +40,21 @@ type Dialect struct {
 	// (PostgreSQL). Without it they list one "?" per value (SQLite).
 	ArrayParams bool
 
+	// GramSearch, when set, is a condition on messages m, with one "?"
+	// argument, that is true exactly when lower(m.body) contains the
+	// lower-cased argument, served by an index: history search uses it for
+	// queries of one or two characters with at least one not ASCII (a
+	// Japanese word), which trigrams cannot serve. Empty: such queries use
+	// LIKE like the others (SQLite). See searchCond.
+	GramSearch string
+
+	// PlanWithValues, when set, is passed as the first argument of the
+	// history list query with a search text or a visitor filter so that the database plans it for the actual
+	// search text (whether to walk the newest chats or look the text up
+	// in an index depends on how common it is) instead of a cached generic
+	// plan (pgx.QueryExecModeExec on PostgreSQL). Nil: nothing is passed.
+	PlanWithValues any
+
 	// IsUniqueViolation reports whether err is a unique-constraint violation.
 	IsUniqueViolation func(err error) bool
 

@@ -24,3 +24,7 @@ func (db *DB) QueuedAppends() int {
 	defer db.w.mu.Unlock()
 	return len(db.w.queue)
 }
+
+// SetSearchBounds sets the staged search's walk (chats) and index lookup
+// (messages) bounds of this DB, so that small data sets take every stage.
+func (db *DB) SetSearchBounds(walk, maxHits int) { db.searchBounds = [2]int{walk, maxHits} }

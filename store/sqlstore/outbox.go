@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/mailer/templates"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -57,11 +58,16 @@ func checkMail(m *switchboard.Mail) error {
 	default:
 		return switchboard.Invalid("kind", "%q is not a kind of mail", m.Kind)
 	}
-	from, err := switchboard.ParseAddress(m.From)
-	if err != nil {
-		return switchboard.Invalid("from", "%v", err)
+	// "" is the server's sender, filled when the mail is sent.
+	if strings.TrimSpace(m.From) == "" {
+		m.From = ""
+	} else {
+		from, err := switchboard.ParseAddress(m.From)
+		if err != nil {
+			return switchboard.Invalid("from", "%v", err)
+		}
+		m.From = from
 	}
-	m.From = from
 	lists := []struct {
 		field string
 		l     *[]string
@@ -101,30 +107,81 @@ func checkMail(m *switchboard.Mail) error {
 	return nil
 }
 
-// newMessageID returns "<random@domain>" for a mail from the address from.
-func newMessageID(from string) string {
-	domain := strings.ToLower(from[strings.LastIndexByte(from, '@')+1:])
+// newMessageID returns "<random@domain>" for a mail from the address
+// from, or, without one, for the domain fallback (the public URL's host).
+func newMessageID(from, fallback string) string {
+	domain := fallback
+	if i := strings.LastIndexByte(from, '@'); i >= 0 {
+		domain = from[i+1:]
+	}
+	domain = strings.ToLower(domain)
+	if domain == "" || strings.ContainsAny(domain, "<>@ \t\r\n") {
+		domain = "switchboard.invalid"
+	}
 	return "<" + switchboard.NewID() + "@" + domain + ">"
+}
+
+// SetMailComposer sets the composer of the event mails (see
+// store.OutboxStore).
+func (db *DB) SetMailComposer(c *templates.Composer) {
+	if c != nil {
+		db.mail.Store(c)
+	}
+}
+
+// composer returns the composer of the event mails.
+func (db *DB) composer() *templates.Composer {
+	if c := db.mail.Load(); c != nil {
+		return c
+	}
+	return &templates.Composer{}
 }
 
 // EnqueueMail stores a new pending mail (see store.OutboxStore).
 func (db *DB) EnqueueMail(ctx context.Context, m *switchboard.Mail) error {
-	if err := insertMail(ctx, db.writer(), m); err != nil {
+	if err := db.insertMail(ctx, db.writer(), m); err != nil {
 		return db.wrap("enqueue mail", err)
 	}
 	return nil
 }
 
+// EnqueueVisitorMail queues an operator's email to a visitor with its
+// audit entry (see store.OutboxStore).
+func (db *DB) EnqueueVisitorMail(ctx context.Context, m *switchboard.Mail, actorID string, at time.Time) error {
+	if m.Kind != switchboard.MailVisitor {
+		return switchboard.Invalid("kind", "must be %q", switchboard.MailVisitor)
+	}
+	c := *m
+	err := db.inTx(ctx, func(t *tx) error {
+		// The chat's row, shared-locked, keeps a concurrent DeleteChat
+		// (which cancels the chat's pending mail) from slipping between.
+		var one int
+		if err := t.queryRow(ctx, `SELECT 1 FROM chats WHERE id = ?`+t.forShare(), c.ChatID).Scan(&one); err != nil {
+			return err
+		}
+		if err := db.insertMail(ctx, t.conn, &c); err != nil {
+			return err
+		}
+		return t.audit(ctx, at, actorID, "chat.email", "chat", c.ChatID)
+	})
+	if err != nil {
+		return db.wrap("enqueue mail to the visitor of chat "+m.ChatID, err)
+	}
+	*m = c
+	return nil
+}
+
 // insertMail checks, fills and inserts m on c, which may be a transaction:
 // the operations that cause a mail (a chat's end) queue it in their own
-// transaction, so that neither happens without the other.
-func insertMail(ctx context.Context, c conn, m *switchboard.Mail) error {
+// transaction, so that neither happens without the other. It is the one
+// insert of the outbox.
+func (db *DB) insertMail(ctx context.Context, c conn, m *switchboard.Mail) error {
 	if err := checkMail(m); err != nil {
 		return err
 	}
 	now := switchboard.Now()
 	m.ID = switchboard.NewID()
-	m.MessageID = newMessageID(m.From)
+	m.MessageID = newMessageID(m.From, db.composer().Domain())
 	m.Status = switchboard.MailPending
 	m.Attempts = 0
 	m.LastError = ""
@@ -237,10 +294,21 @@ func (db *DB) MailFailed(ctx context.Context, id string, lastErr string) error {
 
 // Mails lists mails, newest first (see store.OutboxStore).
 func (db *DB) Mails(ctx context.Context, status switchboard.MailStatus, p store.Page) ([]switchboard.Mail, string, error) {
-	switch status {
+	return db.ListMails(ctx, store.MailFilter{Status: status}, p)
+}
+
+// ListMails lists mails, newest first (see store.OutboxStore).
+func (db *DB) ListMails(ctx context.Context, f store.MailFilter, p store.Page) ([]switchboard.Mail, string, error) {
+	switch f.Status {
 	case "", switchboard.MailPending, switchboard.MailSent, switchboard.MailFailed, switchboard.MailCancelled:
 	default:
-		return nil, "", switchboard.Invalid("status", "%q is not a mail status", status)
+		return nil, "", switchboard.Invalid("status", "%q is not a mail status", f.Status)
+	}
+	switch f.Kind {
+	case "", switchboard.MailTranscript, switchboard.MailBlockedIP, switchboard.MailFeedback,
+		switchboard.MailMissed, switchboard.MailVisitor:
+	default:
+		return nil, "", switchboard.Invalid("kind", "%q is not a kind of mail", f.Kind)
 	}
 	pg, err := decodePage(p)
 	if err != nil {
@@ -248,9 +316,13 @@ func (db *DB) Mails(ctx context.Context, status switchboard.MailStatus, p store.
 	}
 	q := `SELECT ` + listMailColumns + ` FROM mail_outbox WHERE TRUE`
 	var args []any
-	if status != "" {
+	if f.Status != "" {
 		q += ` AND status = ?`
-		args = append(args, string(status))
+		args = append(args, string(f.Status))
+	}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, string(f.Kind))
 	}
 	if pg.more {
 		q += ` AND (created_at, id) < (?, ?)`
@@ -291,4 +363,36 @@ func (db *DB) CancelChatMail(ctx context.Context, chatID string) error {
 		return db.wrap(fmt.Sprintf("cancel mail of chat %s", chatID), err)
 	}
 	return nil
+}
+
+// RetryMail puts a failed mail back to pending (see store.OutboxStore).
+func (db *DB) RetryMail(ctx context.Context, id string, at time.Time) (switchboard.Mail, error) {
+	op := "retry mail " + id
+	rows, err := db.writer().query(ctx, `UPDATE mail_outbox SET status = 'pending', next_attempt_at = ?
+		WHERE id = ? AND status = 'failed' RETURNING `+listMailColumns, ms(at), id)
+	if err != nil {
+		return switchboard.Mail{}, db.wrap(op, err)
+	}
+	var out []switchboard.Mail
+	for rows.Next() {
+		m, err := scanMail(rows)
+		if err != nil {
+			rows.Close()
+			return switchboard.Mail{}, db.wrap(op, err)
+		}
+		out = append(out, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return switchboard.Mail{}, db.wrap(op, err)
+	}
+	if len(out) == 1 {
+		return out[0], nil
+	}
+	var status string
+	if err := db.reader().queryRow(ctx, `SELECT status FROM mail_outbox WHERE id = ?`, id).Scan(&status); err != nil {
+		return switchboard.Mail{}, db.wrap(op, err)
+	}
+	return switchboard.Mail{}, db.wrap(op, &switchboard.ConflictError{Field: "status",
+		Message: fmt.Sprintf("the mail is %s; only a failed mail can be retried", status)})
 }

@@ -20,8 +20,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/mailer/templates"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -49,6 +51,14 @@ type DB struct {
 	d     *Dialect
 	log   *slog.Logger
 	w     *groupWriter // AppendMessage's group commit
+
+	// searchBounds overrides searchWalk and searchMaxHits in tests (zero: the constants).
+	searchBounds [2]int
+
+	// mail writes the event mails (see SetMailComposer).
+	mail atomic.Pointer[templates.Composer]
+	// metrics holds a metricsBox (see SetMetrics in metrics.go).
+	metrics atomic.Value
 
 	closeOnce sync.Once
 	closeErr  error
@@ -176,6 +186,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // switchboard.ErrUnavailable. Errors of the switchboard package (validation,
 // conflict, not found) pass unchanged.
 func (db *DB) wrap(op string, err error) error {
+	db.countError(err)
 	var ve *switchboard.ValidationError
 	var ce *switchboard.ConflictError
 	switch {
@@ -245,6 +256,7 @@ func (t *tx) forShare() string  { return t.d.ForShare }
 // inTx runs fn in a write transaction, committed when fn returns nil and
 // rolled back otherwise. fn's error is returned unchanged.
 func (db *DB) inTx(ctx context.Context, fn func(*tx) error) error {
+	defer db.timeTx()()
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -107,6 +107,24 @@ var chatCases = []testCase{
 		wantInvalid(t, err, "user_agent", "UpsertVisitor with a NUL byte")
 	}},
 
+	{"ChatLocaleFollowsDepartment", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		d := newDepartment(t, s, "Support")
+		v := switchboard.Visitor{ID: switchboard.NewID(), Name: "Vera", Locale: "ja"}
+		ch, err := s.CreateChat(ctx, store.NewChat{DepartmentID: d.ID, Visitor: v})
+		noErr(t, err, "CreateChat")
+		if ch.Locale != "ja" {
+			t.Errorf("chat locale with a department that follows the visitor = %q, want ja", ch.Locale)
+		}
+		_, err = s.UpdateDepartment(ctx, d.ID, func(d *switchboard.Department) error { d.Locale = "en"; return nil })
+		noErr(t, err, "UpdateDepartment")
+		ch, err = s.CreateChat(ctx, store.NewChat{DepartmentID: d.ID, Visitor: v})
+		noErr(t, err, "CreateChat")
+		if ch.Locale != "en" || chat(t, s, ch.ID).Locale != "en" {
+			t.Errorf("chat locale in an English department = %q, want en", ch.Locale)
+		}
+	}},
+
 	{"CreateWithQuestion", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		d := newDepartment(t, s, "Sales")

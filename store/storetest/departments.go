@@ -29,6 +29,7 @@ var departmentCases = []testCase{
 			RingTimeoutS:   15,
 			WaitTimeoutS:   300,
 			Locale:         "ja",
+			Prechat:        switchboard.PrechatSettings{Name: switchboard.FieldRequired, Email: switchboard.FieldOff, Question: switchboard.FieldOptional},
 			Email: switchboard.EmailSettings{
 				FromAddress: "support@example.com",
 				Transcript:  switchboard.EmailSetting{Enabled: true, To: []string{"a@example.com", "b@example.com"}},
@@ -75,6 +76,7 @@ var departmentCases = []testCase{
 			got.RingTimeoutS != switchboard.DefaultRingTimeout || got.WaitTimeoutS != switchboard.DefaultWaitTimeout {
 			t.Errorf("defaults not filled: %+v", got)
 		}
+		equal(t, got.Prechat, switchboard.DefaultPrechat, "default pre-chat form")
 		equal(t, got, d, "Department")
 	}},
 
@@ -249,6 +251,7 @@ var departmentCases = []testCase{
 			u.OperatorIDs = []string{op3.ID, op2.ID}
 			u.RingTimeoutS = 60
 			u.Locale = "en"
+			u.Prechat.Email = switchboard.FieldRequired
 			u.Email.FromAddress = "eu@example.com"
 			u.Email.Feedback = switchboard.EmailSetting{Enabled: true, To: []string{"fb@example.com"}}
 			return nil
@@ -265,6 +268,7 @@ var departmentCases = []testCase{
 		want.OperatorIDs = sorted(op2.ID, op3.ID)
 		want.RingTimeoutS = 60
 		want.Locale = "en"
+		want.Prechat.Email = switchboard.FieldRequired
 		want.Email.FromAddress = "eu@example.com"
 		want.Email.Feedback = switchboard.EmailSetting{Enabled: true, To: []string{"fb@example.com"}}
 		if got.UpdatedAt.Before(d.UpdatedAt) {

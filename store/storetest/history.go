@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +144,34 @@ var historyCases = []testCase{
 		}
 	}},
 
+	{"Participant", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		f := newHistoryFixture(t, s)
+		// Olga hands her ongoing Sales chat to Tom in Support: both took
+		// part in it, and Tom now answers it.
+		tom := newOperator(t, s, "tom@example.com", switchboard.RoleOperator)
+		_, _, err := s.TransferChat(ctx, f.ongoing.ID, f.op.ID, switchboard.Transfer{ToOperatorID: tom.ID, ToDepartmentID: f.support.ID})
+		noErr(t, err, "TransferChat")
+		ann := newOperator(t, s, "ann@example.com", switchboard.RoleOperator)
+		for _, tc := range []struct {
+			name string
+			f    store.ChatFilter
+			want []string
+		}{
+			{"olga alone", store.ChatFilter{Participant: f.op.ID}, newestFirst(f.ongoing, f.completed)},
+			{"tom alone", store.ChatFilter{Participant: tom.ID}, []string{f.ongoing.ID}},
+			{"ann alone", store.ChatFilter{Participant: ann.ID}, []string{}},
+			{"tom or support", store.ChatFilter{Participant: tom.ID, DepartmentIDs: []string{f.support.ID}},
+				newestFirst(f.ongoing, f.supportChat)},
+			{"olga or support", store.ChatFilter{Participant: f.op.ID, DepartmentIDs: []string{f.support.ID}},
+				newestFirst(f.ongoing, f.completed, f.supportChat)},
+			{"olga or support, completed", store.ChatFilter{Participant: f.op.ID, DepartmentIDs: []string{f.support.ID},
+				Category: switchboard.CategoryCompleted}, []string{f.completed.ID}},
+		} {
+			equal(t, listChats(t, s, tc.f, 2), tc.want, tc.name)
+		}
+	}},
+
 	{"DateRange", func(t *testing.T, s store.Store) {
 		d := newDepartment(t, s, "Sales")
 		a := newChat(t, s, d, "")
@@ -202,6 +231,113 @@ var historyCases = []testCase{
 		noErr(t, err, "ListChats")
 		if len(rows) != 1 || rows[0].ID != c.ID || rows[0].DepartmentName != "Old desk" {
 			t.Errorf("rows after deleting the department = %+v; want the chat with its department name", rows)
+		}
+	}},
+}
+
+// searchFixture is historyFixture with messages in English and Japanese,
+// SQL metacharacters, a system notice and a question.
+type searchFixture struct {
+	historyFixture
+	question switchboard.Chat // in support, its question is its only message
+}
+
+func newSearchFixture(t *testing.T, s store.Store) searchFixture {
+	f := searchFixture{historyFixture: newHistoryFixture(t, s)}
+	op := func(ch switchboard.Chat, id, body string) store.NewMessage {
+		return store.NewMessage{ChatID: ch.ID, ClientMsgID: id, FromKind: switchboard.FromOperator,
+			FromID: f.op.ID, FromName: f.op.Name, Body: body}
+	}
+	appendOK(t, s, text(f.queued, "q1", "Do you ship to OSAKA? Thanks"))
+	appendOK(t, s, text(f.ongoing, "o1", "東京タワーの予約をしたいです"))
+	appendOK(t, s, op(f.ongoing, "o2", "かしこまりました。thanks!"))
+	appendOK(t, s, op(f.ongoing, "o3", "Thanks again")) // a second match in the same chat
+	appendOK(t, s, text(f.missed, "m1", `50% off_code! it's "quoted" \ back`))
+	appendOK(t, s, op(f.completed, "c1", "Refund issued"))
+	appendOK(t, s, store.NewMessage{ChatID: f.completed.ID, ClientMsgID: "c2", FromKind: switchboard.FromSystem,
+		FromID: "ended", Body: "Olga ended the chat"})
+	appendOK(t, s, text(f.supportChat, "s1", "Hello there, thanks"))
+	f.question = newChat(t, s, f.support, "請求書について質問があります")
+	return f
+}
+
+var searchCases = []testCase{
+	{"Search", func(t *testing.T, s store.Store) {
+		f := newSearchFixture(t, s)
+		for _, tc := range []struct {
+			name string
+			f    store.ChatFilter
+			want []string
+		}{
+			{"english word", store.ChatFilter{Query: "osaka"}, []string{f.queued.ID}},
+			{"any ascii case", store.ChatFilter{Query: "oSaKa?"}, []string{f.queued.ID}},
+			{"operator text", store.ChatFilter{Query: "REFUND"}, []string{f.completed.ID}},
+			{"japanese 1 char", store.ChatFilter{Query: "東"}, []string{f.ongoing.ID}},
+			{"japanese 2 chars", store.ChatFilter{Query: "予約"}, []string{f.ongoing.ID}},
+			{"japanese 4 chars mid-sentence", store.ChatFilter{Query: "タワーの予"}, []string{f.ongoing.ID}},
+			{"japanese operator text", store.ChatFilter{Query: "かしこまり"}, []string{f.ongoing.ID}},
+			{"question", store.ChatFilter{Query: "請求書"}, []string{f.question.ID}},
+			{"surrounding spaces ignored", store.ChatFilter{Query: "  予約 "}, []string{f.ongoing.ID}},
+			{"blank does not filter", store.ChatFilter{Query: "   "},
+				newestFirst(f.queued, f.ongoing, f.missed, f.completed, f.supportChat, f.question)},
+			{"several chats, each once", store.ChatFilter{Query: "thanks"}, newestFirst(f.queued, f.ongoing, f.supportChat)},
+			{"system notices not searched", store.ChatFilter{Query: "ended the chat"}, []string{}},
+			{"no match", store.ChatFilter{Query: "zebra"}, []string{}},
+			{"percent literal", store.ChatFilter{Query: "50%"}, []string{f.missed.ID}},
+			{"percent alone", store.ChatFilter{Query: "%"}, []string{f.missed.ID}},
+			{"percent no wildcard", store.ChatFilter{Query: "5%f"}, []string{}},
+			{"underscore literal", store.ChatFilter{Query: "f_c"}, []string{f.missed.ID}},
+			{"underscore no wildcard", store.ChatFilter{Query: "f_x"}, []string{}},
+			{"underscore alone", store.ChatFilter{Query: "_"}, []string{f.missed.ID}},
+			{"escape char", store.ChatFilter{Query: "code!"}, []string{f.missed.ID}},
+			{"quote", store.ChatFilter{Query: "it's"}, []string{f.missed.ID}},
+			{"double quotes", store.ChatFilter{Query: `"quoted"`}, []string{f.missed.ID}},
+			{"backslash", store.ChatFilter{Query: `\ back`}, []string{f.missed.ID}},
+			{"injection", store.ChatFilter{Query: "' OR 1=1 --"}, []string{}},
+			{"injection 2", store.ChatFilter{Query: "%' OR '1'='1"}, []string{}},
+			{"and category", store.ChatFilter{Query: "thanks", Category: switchboard.CategoryOngoing},
+				newestFirst(f.queued, f.ongoing, f.supportChat)},
+			{"and other category", store.ChatFilter{Query: "refund", Category: switchboard.CategoryMissed}, []string{}},
+			{"and completed, rating, department, operator, visitor, dates", store.ChatFilter{Query: "refund",
+				Category: switchboard.CategoryCompleted, Rating: 4, DepartmentID: f.sales.ID, OperatorID: f.op.ID,
+				Visitor: "kenji", From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)}, []string{f.completed.ID}},
+			{"and department", store.ChatFilter{Query: "thanks", DepartmentID: f.support.ID}, []string{f.supportChat.ID}},
+			{"and departments", store.ChatFilter{Query: "thanks", DepartmentIDs: []string{f.sales.ID}}, newestFirst(f.queued, f.ongoing)},
+			{"and operator", store.ChatFilter{Query: "thanks", OperatorID: f.op.ID}, []string{f.ongoing.ID}},
+			{"and visitor", store.ChatFilter{Query: "thanks", Visitor: "ann"}, []string{f.supportChat.ID}},
+			{"and rating", store.ChatFilter{Query: "thanks", Rating: 4}, []string{}},
+			{"and dates", store.ChatFilter{Query: "thanks", To: time.Now().Add(-time.Hour)}, []string{}},
+			{"and monitored", store.ChatFilter{Query: "thanks", Category: switchboard.CategoryMonitored,
+				ChatIDs: []string{f.ongoing.ID, f.missed.ID}}, []string{f.ongoing.ID}},
+		} {
+			equal(t, listChats(t, s, tc.f, 1), tc.want, tc.name)
+			equal(t, listChats(t, s, tc.f, 50), tc.want, tc.name+" (one page)")
+		}
+
+		// Reopened, and a chat moves between categories under the same q.
+		_, err := s.ReopenChat(t.Context(), f.completed.ID, "", time.Now())
+		noErr(t, err, "ReopenChat")
+		equal(t, listChats(t, s, store.ChatFilter{Query: "refund", Category: switchboard.CategoryReopened}, 1),
+			[]string{f.completed.ID}, "reopened")
+		equal(t, listChats(t, s, store.ChatFilter{Query: "refund", Category: switchboard.CategoryOngoing}, 1),
+			[]string{f.completed.ID}, "reopened, now ongoing")
+		equal(t, listChats(t, s, store.ChatFilter{Query: "refund", Category: switchboard.CategoryCompleted}, 1),
+			[]string{}, "reopened, no longer completed")
+	}},
+
+	{"SearchBadQuery", func(t *testing.T, s store.Store) {
+		newSearchFixture(t, s)
+		long := strings.Repeat("予", store.MaxQueryRunes)
+		rows, _, err := s.ListChats(t.Context(), store.ChatFilter{Query: long}, store.Page{})
+		noErr(t, err, "ListChats with the longest q")
+		equal(t, len(rows), 0, "rows of the longest q")
+		for _, tc := range []struct{ name, q string }{
+			{"too long", long + "x"},
+			{"invalid UTF-8", "caf\xe9"},
+			{"NUL", "a\x00b"},
+		} {
+			_, _, err := s.ListChats(t.Context(), store.ChatFilter{Query: tc.q}, store.Page{})
+			wantInvalid(t, err, "q", tc.name)
 		}
 	}},
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/mailer/templates"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -111,7 +112,6 @@ var outboxCases = []testCase{
 			mod   func(*switchboard.Mail)
 		}{
 			{"kind", func(m *switchboard.Mail) { m.Kind = "spam" }},
-			{"from", func(m *switchboard.Mail) { m.From = "" }},
 			{"from", func(m *switchboard.Mail) { m.From = "a@example.com\r\nBcc: x@evil.test" }},
 			{"from", func(m *switchboard.Mail) { m.From = "Support <support@example.com>" }},
 			{"to", func(m *switchboard.Mail) { m.To = nil }},
@@ -319,5 +319,205 @@ var outboxCases = []testCase{
 				t.Errorf("mail %s claimed %d times", id, c)
 			}
 		}
+	}},
+
+	{"a mail without from is the server's sender's", func(t *testing.T, s store.Store) {
+		m := newMail(t, s, "no from", func(m *switchboard.Mail) { m.From = "  " })
+		equal(t, m.From, "", "From")
+		if !strings.HasSuffix(m.MessageID, "@switchboard.invalid>") {
+			t.Errorf("MessageID = %q, want the fallback domain without a composer's public URL", m.MessageID)
+		}
+		c, err := templates.New("https://chat.example.com:8443/")
+		noErr(t, err, "templates.New")
+		s.SetMailComposer(c)
+		m = newMail(t, s, "no from, public URL", func(m *switchboard.Mail) { m.From = "" })
+		if !strings.HasSuffix(m.MessageID, "@chat.example.com>") {
+			t.Errorf("MessageID = %q, want the public URL's host", m.MessageID)
+		}
+	}},
+
+	{"event mails follow the department's settings", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		c, err := templates.New("https://chat.example.com")
+		noErr(t, err, "templates.New")
+		s.SetMailComposer(c)
+		all := func(on bool) func(d *switchboard.Department) {
+			return func(d *switchboard.Department) {
+				d.Email = switchboard.EmailSettings{
+					FromAddress: "desk@example.com",
+					Transcript:  switchboard.EmailSetting{Enabled: on, To: []string{"t1@example.com", "t2@example.com"}},
+					Missed:      switchboard.EmailSetting{Enabled: on, To: []string{"m@example.com"}},
+					Feedback:    switchboard.EmailSetting{Enabled: on, To: []string{"f@example.com"}},
+					BlockedIP:   switchboard.EmailSetting{Enabled: on, To: []string{"b@example.com"}},
+					CC:          switchboard.EmailSetting{Enabled: on, To: []string{"cc@example.com"}},
+				}
+			}
+		}
+		on := newDepartment(t, s, "Sales <on>", all(true))
+		off := newDepartment(t, s, "Quiet", all(false))
+		empty := newDepartment(t, s, "Nobody", func(d *switchboard.Department) {
+			d.Email.Transcript.Enabled, d.Email.Missed.Enabled, d.Email.Feedback.Enabled = true, true, true
+		})
+		op := newOperator(t, s, "olga@example.com", switchboard.RoleOperator)
+		for _, d := range []switchboard.Department{on, off, empty} {
+			ended := newChat(t, s, d, "what does it cost?", func(nc *store.NewChat) {
+				nc.Visitor.Email = "vera@example.com"
+				nc.Visitor.Locale = "ja"
+			})
+			_, err := s.AssignChat(ctx, ended.ID, op.ID, time.Now())
+			noErr(t, err, "AssignChat")
+			for i, body := range []string{"hello <b>", "it costs 5"} {
+				_, _, err := s.AppendMessage(ctx, store.NewMessage{ChatID: ended.ID, ClientMsgID: fmt.Sprint(i),
+					FromKind: switchboard.FromVisitor, FromID: ended.VisitorID, FromName: "Vera", Body: body})
+				noErr(t, err, "AppendMessage")
+			}
+			_, err = s.EndChat(ctx, ended.ID, time.Now())
+			noErr(t, err, "EndChat")
+			noErr(t, s.SaveFeedback(ctx, switchboard.Feedback{ChatID: ended.ID, Rating: 4, Comment: "quick & kind"}), "SaveFeedback")
+			missed := newChat(t, s, d, "anyone there?\ncall me", func(nc *store.NewChat) {
+				nc.Visitor.Email = "max@example.com"
+				nc.Visitor.Name = "Max"
+			})
+			_, err = s.MissChat(ctx, missed.ID, time.Now())
+			noErr(t, err, "MissChat")
+			// Missed at once, nobody being online: the same notice.
+			missedAtOnce := newChat(t, s, d, "hello?", func(nc *store.NewChat) { nc.Status = switchboard.ChatMissed })
+			atOnceMails, err := s.ChatMails(ctx, missedAtOnce.ID)
+			noErr(t, err, "ChatMails")
+			if want := map[bool]int{true: 1, false: 0}[d.ID == on.ID]; len(atOnceMails) != want ||
+				want == 1 && (atOnceMails[0].Kind != switchboard.MailMissed || !strings.Contains(atOnceMails[0].TextBody, "hello?")) {
+				t.Errorf("%s: mails of a chat missed at once = %+v, want %d missed notice", d.Name, atOnceMails, want)
+			}
+
+			endedMails, err := s.ChatMails(ctx, ended.ID)
+			noErr(t, err, "ChatMails")
+			missedMails, err := s.ChatMails(ctx, missed.ID)
+			noErr(t, err, "ChatMails")
+			if d.ID != on.ID {
+				if len(endedMails)+len(missedMails) != 0 {
+					t.Errorf("%s: mails %v and %v with the settings off or empty", d.Name, subjects(endedMails), subjects(missedMails))
+				}
+				continue
+			}
+			if len(endedMails) != 2 || len(missedMails) != 1 {
+				t.Fatalf("mails of the ended chat %v, of the missed one %v; want transcript and feedback, and missed",
+					subjects(endedMails), subjects(missedMails))
+			}
+			tr, fb, ms := endedMails[0], endedMails[1], missedMails[0]
+			for _, m := range []switchboard.Mail{tr, fb, ms} {
+				if m.From != "desk@example.com" || m.DepartmentID != on.ID || m.Status != switchboard.MailPending ||
+					len(m.CC) != 0 || m.HTMLBody == "" || !strings.Contains(m.Subject, "Sales <on>") ||
+					!strings.Contains(m.TextBody, "https://chat.example.com/#/chats/") {
+					t.Errorf("mail %+v", m)
+				}
+				if strings.Contains(m.HTMLBody, "<on>") || strings.Contains(m.HTMLBody, "<b>") {
+					t.Errorf("unescaped user text in %s HTML:\n%s", m.Kind, m.HTMLBody)
+				}
+			}
+			equal(t, tr.Kind, switchboard.MailTranscript, "first mail of the ended chat")
+			equal(t, tr.To, []string{"t1@example.com", "t2@example.com"}, "transcript To")
+			for _, want := range []string{"hello <b>", "it costs 5", "olga", "vera@example.com", "チャット履歴"} {
+				if !strings.Contains(tr.TextBody, want) {
+					t.Errorf("transcript lacks %q:\n%s", want, tr.TextBody)
+				}
+			}
+			equal(t, fb.Kind, switchboard.MailFeedback, "second mail of the ended chat")
+			equal(t, fb.To, []string{"f@example.com"}, "feedback To")
+			if !strings.Contains(fb.TextBody, "quick & kind") || !strings.Contains(fb.TextBody, "4/5") {
+				t.Errorf("feedback body:\n%s", fb.TextBody)
+			}
+			equal(t, ms.Kind, switchboard.MailMissed, "mail of the missed chat")
+			equal(t, ms.To, []string{"m@example.com"}, "missed To")
+			for _, want := range []string{"anyone there?\ncall me", "Max", "max@example.com", "192.0.2.7", "https://example.com/pricing"} {
+				if !strings.Contains(ms.TextBody, want) {
+					t.Errorf("missed notice lacks %q:\n%s", want, ms.TextBody)
+				}
+			}
+		}
+	}},
+
+	{"an event without a live department queues no mail", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		d := newDepartment(t, s, "Gone", func(d *switchboard.Department) {
+			d.Email.Transcript = switchboard.EmailSetting{Enabled: true, To: []string{"t@example.com"}}
+		})
+		newDepartment(t, s, "Stays")
+		ch := newChat(t, s, d, "hi")
+		noErr(t, s.DeleteDepartment(ctx, d.ID, ""), "DeleteDepartment")
+		_, err := s.EndChat(ctx, ch.ID, time.Now())
+		noErr(t, err, "EndChat")
+		mails, err := s.ChatMails(ctx, ch.ID)
+		noErr(t, err, "ChatMails")
+		equal(t, len(mails), 0, "mails of a deleted department's chat")
+	}},
+
+	{"list filters by status and kind; a failed mail can be retried", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		// Apart in time: the list's order is by creation.
+		a := newMail(t, s, "a")
+		time.Sleep(2 * time.Millisecond)
+		b := newMail(t, s, "b", func(m *switchboard.Mail) { m.Kind = switchboard.MailMissed })
+		time.Sleep(2 * time.Millisecond)
+		c := newMail(t, s, "c", func(m *switchboard.Mail) { m.Kind = switchboard.MailMissed })
+		noErr(t, s.MailFailed(ctx, b.ID, "550 no such user"), "MailFailed")
+		noErr(t, s.MailSent(ctx, c.ID, time.Now()), "MailSent")
+		list := func(f store.MailFilter) []string {
+			items, _, err := s.ListMails(ctx, f, store.Page{})
+			noErr(t, err, "ListMails")
+			return subjects(items)
+		}
+		equal(t, list(store.MailFilter{}), []string{"c", "b", "a"}, "every mail")
+		equal(t, list(store.MailFilter{Kind: switchboard.MailMissed}), []string{"c", "b"}, "missed mails")
+		equal(t, list(store.MailFilter{Kind: switchboard.MailMissed, Status: switchboard.MailFailed}), []string{"b"}, "failed missed mails")
+		equal(t, list(store.MailFilter{Kind: switchboard.MailVisitor}), []string{}, "visitor mails")
+		_, _, err := s.ListMails(ctx, store.MailFilter{Kind: "spam"}, store.Page{})
+		wantInvalid(t, err, "kind", "unknown kind")
+		_, _, err = s.ListMails(ctx, store.MailFilter{Status: "lost"}, store.Page{})
+		wantInvalid(t, err, "status", "unknown status")
+
+		at := time.Now().Add(time.Second)
+		r, err := s.RetryMail(ctx, b.ID, at)
+		noErr(t, err, "RetryMail")
+		if r.Status != switchboard.MailPending || r.Attempts != 1 || r.LastError != "550 no such user" || !r.NextAttemptAt.Equal(msTime(at)) {
+			t.Errorf("retried mail = %+v", r)
+		}
+		claimed, err := s.ClaimMail(ctx, at, time.Minute, 10)
+		noErr(t, err, "ClaimMail")
+		equal(t, subjects(claimed), []string{"a", "b"}, "claimed after the retry")
+		_, err = s.RetryMail(ctx, a.ID, at)
+		wantConflict(t, err, "status", "retry of a pending mail")
+		_, err = s.RetryMail(ctx, "no-such-mail", at)
+		wantNotFound(t, err, "retry of an unknown mail")
+	}},
+
+	{"a visitor mail is audited with it and needs its chat", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		d := newDepartment(t, s, "Sales")
+		ch := newChat(t, s, d, "hi")
+		op := newOperator(t, s, "olga@example.com", switchboard.RoleOperator)
+		m := switchboard.Mail{Kind: switchboard.MailVisitor, ChatID: ch.ID, To: []string{"vera@example.com"},
+			CC: []string{"cc@example.com"}, Subject: "Re: hi", TextBody: "hello"}
+		at := time.Now()
+		noErr(t, s.EnqueueVisitorMail(ctx, &m, op.ID, at), "EnqueueVisitorMail")
+		if m.ID == "" || m.Status != switchboard.MailPending {
+			t.Errorf("queued mail = %+v", m)
+		}
+		log, _, err := s.AuditLog(ctx, store.Page{})
+		noErr(t, err, "AuditLog")
+		if len(log) != 1 || log[0].Action != "chat.email" || log[0].ActorID != op.ID || log[0].ObjectType != "chat" || log[0].ObjectID != ch.ID {
+			t.Errorf("audit log = %+v", log)
+		}
+		bad := switchboard.Mail{Kind: switchboard.MailVisitor, ChatID: "no-such-chat", To: []string{"vera@example.com"}, Subject: "x", TextBody: "y"}
+		wantNotFound(t, s.EnqueueVisitorMail(ctx, &bad, op.ID, at), "mail to the visitor of an unknown chat")
+		bad = switchboard.Mail{Kind: switchboard.MailVisitor, ChatID: ch.ID, To: []string{"vera@example.com"}, Subject: "x\r\nBcc: e@evil.test", TextBody: "y"}
+		wantInvalid(t, s.EnqueueVisitorMail(ctx, &bad, op.ID, at), "subject", "CR/LF in the subject")
+		bad = switchboard.Mail{Kind: switchboard.MailMissed, ChatID: ch.ID, To: []string{"vera@example.com"}, Subject: "x", TextBody: "y"}
+		wantInvalid(t, s.EnqueueVisitorMail(ctx, &bad, op.ID, at), "kind", "another kind")
+		mails, err := s.ChatMails(ctx, ch.ID)
+		noErr(t, err, "ChatMails")
+		equal(t, len(mails), 1, "mails queued")
+		log, _, err = s.AuditLog(ctx, store.Page{})
+		noErr(t, err, "AuditLog")
+		equal(t, len(log), 1, "audit entries")
 	}},
 }

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"audit", auditCases},
 		{"chat", chatCases},
 		{"history", historyCases},
+		{"search", searchCases},
 		{"detail", detailCases},
 		{"message", messageCases},
 		{"transfer", transferCases},

@@ -40,6 +40,10 @@ CREATE TABLE departments (
     -- '' or the department that takes this one's chats when nobody is
     -- online or the wait timeout passes (not followed further).
     fallback_department_id   TEXT NOT NULL DEFAULT '',
+    -- the widget's pre-chat form: each field 'required', 'optional' or 'off'
+    prechat_name             TEXT NOT NULL DEFAULT 'optional' CHECK (prechat_name IN ('required', 'optional', 'off')),
+    prechat_email            TEXT NOT NULL DEFAULT 'optional' CHECK (prechat_email IN ('required', 'optional', 'off')),
+    prechat_question         TEXT NOT NULL DEFAULT 'required' CHECK (prechat_question IN ('required', 'optional', 'off')),
     created_at               BIGINT NOT NULL,
     updated_at               BIGINT NOT NULL,
     deleted_at               BIGINT -- soft delete: chats keep referring to the row
@@ -136,6 +140,9 @@ CREATE INDEX chats_started ON chats (started_at DESC, id DESC);
 CREATE INDEX chats_department_started ON chats (department_id, started_at DESC, id DESC);
 CREATE INDEX chats_operator_started ON chats (operator_id, started_at DESC, id DESC);
 CREATE INDEX chats_status_started ON chats (status, started_at DESC, id DESC);
+-- A category and an operator: without it a combination that matches
+-- little (missed chats of an operator: none) walks one of them to the end.
+CREATE INDEX chats_operator_status_started ON chats (operator_id, status, started_at DESC, id DESC);
 CREATE INDEX chats_reopened_started ON chats (started_at DESC, id DESC) WHERE reopened;
 CREATE INDEX chats_visitor ON chats (visitor_id, started_at DESC);
 
@@ -152,6 +159,57 @@ CREATE TABLE messages (
     -- A retried send finds its first copy instead of making a second.
     UNIQUE (chat_id, client_msg_id)
 );
+-- History search (ChatFilter.Query, see store/sqlstore/search.go).
+-- Trigrams of the lower-cased bodies serve lower(body) LIKE '%…%' for
+-- patterns of three characters or more in any script, Japanese included
+-- (no word splitting needed). System notices are not searched, so they
+-- stay out of the indexes. pg_trgm ships with the server
+-- (postgresql-contrib) and is a trusted extension: a database owner may
+-- create it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX messages_body_trgm ON messages USING gin (lower(body) gin_trgm_ops) WHERE from_kind <> 'system';
+-- Trigrams cannot find one- or two-character words, and Japanese has many
+-- (注文, 予約, 傘). sb_grams lists the characters that are not ASCII and
+-- the pairs of neighbours with at least one such character: a body
+-- contains such a one- or two-character text exactly when its grams
+-- contain it. Only bodies with a non-ASCII character are indexed
+-- (octet_length differs from length), which keeps the index small.
+CREATE FUNCTION sb_grams(t text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    prev text := '';
+    c    text;
+    grams text[] := '{}';
+BEGIN
+    FOREACH c IN ARRAY string_to_array(t, NULL) LOOP
+        IF octet_length(c) > 1 THEN
+            grams := grams || c;
+            IF prev <> '' THEN
+                grams := grams || (prev || c);
+            END IF;
+        ELSIF octet_length(prev) > 1 THEN
+            grams := grams || (prev || c);
+        END IF;
+        prev := c;
+    END LOOP;
+    RETURN grams;
+END
+$$;
+CREATE INDEX messages_body_grams ON messages USING gin (sb_grams(lower(body)))
+    WHERE from_kind <> 'system' AND octet_length(body) <> length(body);
+-- Whether to look a text up in these indexes or to walk the newest chats
+-- and check theirs depends on how common it is; statistics on the indexed
+-- expressions (with a large sample) let the planner tell.
+CREATE STATISTICS messages_body_lower_stats ON (lower(body)) FROM messages;
+ALTER STATISTICS messages_body_lower_stats SET STATISTICS 1000;
+CREATE STATISTICS messages_body_grams_stats ON (sb_grams(lower(body))) FROM messages;
+ALTER STATISTICS messages_body_grams_stats SET STATISTICS 1000;
+-- The history's visitor filter (a substring of the name or the email) the
+-- same way: one visitor's address is looked up, a common fragment
+-- ("example.jp") walks the newest chats.
+CREATE INDEX visitors_name_trgm ON visitors USING gin (lower(name) gin_trgm_ops);
+CREATE INDEX visitors_email_trgm ON visitors USING gin (lower(email) gin_trgm_ops);
+CREATE STATISTICS visitors_name_lower_stats ON (lower(name)) FROM visitors;
+CREATE STATISTICS visitors_email_lower_stats ON (lower(email)) FROM visitors;
 
 CREATE TABLE transfers (
     id                 TEXT PRIMARY KEY,
@@ -164,6 +222,9 @@ CREATE TABLE transfers (
     note               TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX transfers_chat ON transfers (chat_id, at);
+-- An operator's history lists the chats it handed over or received.
+CREATE INDEX transfers_from_operator ON transfers (from_operator_id) WHERE from_operator_id <> '';
+CREATE INDEX transfers_to_operator ON transfers (to_operator_id) WHERE to_operator_id <> '';
 
 CREATE TABLE notes (
     id          TEXT PRIMARY KEY,

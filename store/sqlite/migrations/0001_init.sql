@@ -40,6 +40,10 @@ CREATE TABLE departments (
     -- '' or the department that takes this one's chats when nobody is
     -- online or the wait timeout passes (not followed further).
     fallback_department_id   TEXT NOT NULL DEFAULT '',
+    -- the widget's pre-chat form: each field 'required', 'optional' or 'off'
+    prechat_name             TEXT NOT NULL DEFAULT 'optional' CHECK (prechat_name IN ('required', 'optional', 'off')),
+    prechat_email            TEXT NOT NULL DEFAULT 'optional' CHECK (prechat_email IN ('required', 'optional', 'off')),
+    prechat_question         TEXT NOT NULL DEFAULT 'required' CHECK (prechat_question IN ('required', 'optional', 'off')),
     created_at               BIGINT NOT NULL,
     updated_at               BIGINT NOT NULL,
     deleted_at               BIGINT -- soft delete: chats keep referring to the row
@@ -133,6 +137,9 @@ CREATE INDEX chats_started ON chats (started_at DESC, id DESC);
 CREATE INDEX chats_department_started ON chats (department_id, started_at DESC, id DESC);
 CREATE INDEX chats_operator_started ON chats (operator_id, started_at DESC, id DESC);
 CREATE INDEX chats_status_started ON chats (status, started_at DESC, id DESC);
+-- A category and an operator: without it a combination that matches
+-- little (missed chats of an operator: none) walks one of them to the end.
+CREATE INDEX chats_operator_status_started ON chats (operator_id, status, started_at DESC, id DESC);
 CREATE INDEX chats_reopened_started ON chats (started_at DESC, id DESC) WHERE reopened;
 CREATE INDEX chats_visitor ON chats (visitor_id, started_at DESC);
 
@@ -149,6 +156,9 @@ CREATE TABLE messages (
     -- A retried send finds its first copy instead of making a second.
     UNIQUE (chat_id, client_msg_id)
 );
+-- History search (ChatFilter.Query) has no index here, unlike PostgreSQL's
+-- trigram and character-pair indexes: SQLite walks the newest chats and
+-- checks their messages (LIKE), which a single node's history affords.
 
 CREATE TABLE transfers (
     id                 TEXT PRIMARY KEY,
@@ -161,6 +171,9 @@ CREATE TABLE transfers (
     note               TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX transfers_chat ON transfers (chat_id, at);
+-- An operator's history lists the chats it handed over or received.
+CREATE INDEX transfers_from_operator ON transfers (from_operator_id) WHERE from_operator_id <> '';
+CREATE INDEX transfers_to_operator ON transfers (to_operator_id) WHERE to_operator_id <> '';
 
 CREATE TABLE notes (
     id          TEXT PRIMARY KEY,
