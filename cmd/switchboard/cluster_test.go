@@ -262,10 +262,10 @@ func checkSeqs(t *testing.T, who string, seqs []int64, from, to int64) {
 // B and C; node B is killed with SIGKILL mid-conversation. The load
 // generator's checker proves that every acked message is in the archive
 // exactly once and that every participant saw every message in seq order
-// (its operators on B reconnect to another node and resume), and a
-// scripted chat whose operator was on B and never comes back is requeued
-// by a survivor and picked up by an operator on C, with no gap for the
-// visitor.
+// (its operators on B reconnect to another node and resume). In a
+// scripted chat whose visitor and operator were on B, the visitor resumes
+// on A with no gap, and the operator, who never comes back, has its chat
+// requeued by a survivor and picked up by an operator on C.
 func TestClusterNodeKilled(t *testing.T) {
 	pg := testenv.PostgresURL(t)
 	redisURL, prefix := testenv.Redis(t)
@@ -274,7 +274,7 @@ func TestClusterNodeKilled(t *testing.T) {
 	c := startNode(t, "c", pg, redisURL, prefix)
 
 	// The scripted chat: a department of its own, whose operator "lone"
-	// is on B, and a visitor on A.
+	// and visitor are on B.
 	admin := login(t, a.url, adminEmail, adminPassword)
 	var dept struct {
 		ID        string `json:"id"`
@@ -296,13 +296,15 @@ func TestClusterNodeKilled(t *testing.T) {
 
 	vseen := map[string][]int64{}
 	var v *client
+	var token string
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		v = dialWS(t, "visitor", wsURL(a.url, "/ws/visitor?widget="+dept.WidgetKey), nil)
+		v = dialWS(t, "visitor", wsURL(b.url, "/ws/visitor?widget="+dept.WidgetKey), nil)
 		if h := v.await(10*time.Second, "hello", nil, isType("hello")); h["online"] == true {
+			token, _ = h["visitor_token"].(string)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the visitor on A never saw the department online (operator on B)")
+			t.Fatal("the visitor never saw the department online")
 		}
 		v.ws.CloseNow()
 		time.Sleep(100 * time.Millisecond)
@@ -338,6 +340,21 @@ func TestClusterNodeKilled(t *testing.T) {
 	killedAt := time.Now()
 	lone.ws.CloseNow()
 
+	// The visitor whose node died reconnects to A and resumes after the
+	// last message it saw.
+	for f := range v.in {
+		if f["type"] == "message" && f["chat_id"] == chatID {
+			vseen[chatID] = append(vseen[chatID], int64(f["seq"].(float64)))
+		}
+	}
+	lastSeen := vseen[chatID][len(vseen[chatID])-1]
+	v = dialWS(t, "visitor again", wsURL(a.url, "/ws/visitor?widget="+dept.WidgetKey+"&token="+token), nil)
+	if h := v.await(10*time.Second, "hello", nil, isType("hello")); len(h["chats"].([]any)) != 1 {
+		t.Fatalf("returning visitor's hello = %v", h)
+	}
+	v.send(map[string]any{"type": "chat.resume", "chat_id": chatID, "after_seq": lastSeen, "ref": "res"})
+	v.await(10*time.Second, "resume ack", vseen, isAck("res"))
+
 	// The scripted chat: the rescuer comes online on C; once B's presence
 	// expired (TTL) and the grace passed, a survivor requeues lone's chat
 	// and C offers it to the rescuer.
@@ -363,7 +380,7 @@ func TestClusterNodeKilled(t *testing.T) {
 	v.await(10*time.Second, "the rescuer's message", vseen, func(f map[string]any) bool {
 		return f["type"] == "message" && f["client_msg_id"] == "r1"
 	})
-	checkSeqs(t, "the visitor on A", vseen[chatID], 1, last)
+	checkSeqs(t, "the visitor (on B, then resumed on A)", vseen[chatID], 1, last)
 	rseen := map[string][]int64{}
 	rescuer.send(map[string]any{"type": "chat.resume", "chat_id": chatID, "after_seq": 0, "ref": "res"})
 	rescuer.await(10*time.Second, "resume ack", nil, isAck("res"))
@@ -373,8 +390,8 @@ func TestClusterNodeKilled(t *testing.T) {
 	checkSeqs(t, "the rescuer's resume", rseen[chatID], 1, last)
 
 	o := <-done
-	t.Logf("load across the kill: %d chats, %d sent, %d acked, %d received, %d reconnects; ack p99 %v, delivery p99 %v",
-		o.res.Chats, o.res.Sent, o.res.Acked, o.res.Received, o.res.Reconnects, o.res.AckLatency.P99, o.res.Delivery.P99)
+	t.Logf("load across the kill: %d chats, %d sent, %d acked, %d received, %d reconnects in %v; ack p99 %v, delivery p99 %v",
+		o.res.Chats, o.res.Sent, o.res.Acked, o.res.Received, o.res.Reconnects, o.res.Duration.Round(time.Millisecond), o.res.AckLatency.P99, o.res.Delivery.P99)
 	if o.err != nil {
 		t.Fatalf("load run: %v", o.err)
 	}
