@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -441,6 +442,12 @@ func TestClusterRedisRestart(t *testing.T) {
 	for _, p := range []*proc{a, b, c} {
 		waitReady(t, p, 200, "")
 	}
+	// The outage is in the metrics: commands timed, and the failed ones counted.
+	if code, body := get(a.url + "/metrics"); code != 200 ||
+		!strings.Contains(body, `switchboard_redis_command_duration_seconds_count{op="evalsha"}`) ||
+		!regexp.MustCompile(`switchboard_redis_errors_total\{op="[a-z]+"\} [1-9]`).MatchString(body) {
+		t.Errorf("node a's /metrics (%d) lacks Redis command timings or the outage's errors:\n%s", code, grepLines(body, "redis"))
+	}
 	o := <-done
 	t.Logf("load across the Redis restart: %d chats, %d sent, %d acked, %d received, %d reconnects; ack p99 %v, delivery p99 %v",
 		o.res.Chats, o.res.Sent, o.res.Acked, o.res.Received, o.res.Reconnects, o.res.AckLatency.P99, o.res.Delivery.P99)
@@ -470,4 +477,15 @@ func waitReady(t *testing.T, p *proc, code int, reason string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -126,7 +126,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("sending mail through SMTP", "smtp", redactURL(c.smtpURL))
 	}
-	clusterNode, err := c.openCluster(log)
+	// The node's name labels its metrics: the host name (a pod's name on
+	// Kubernetes, the container id under Compose).
+	node, _ := os.Hostname()
+	ms := metrics.New(metrics.Config{Node: node, Version: version, Log: log})
+	clusterNode, err := c.openCluster(log, ms)
 	if err != nil {
 		return err
 	}
@@ -143,10 +147,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			_ = clusterNode.Close()
 		}()
 	}
-	// The node's name labels its metrics: the host name (a pod's name on
-	// Kubernetes, the container id under Compose).
-	node, _ := os.Hostname()
-	ms := metrics.New(metrics.Config{Node: node, Version: version, Log: log})
 	srv, err := server.New(ctx, server.Config{
 		Metrics: ms, NoMetricsRoute: c.metricsAddr != "", Cluster: clusterNode,
 		Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log,
@@ -210,7 +210,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // openCluster joins the cluster when --redis-url is set; nil means a
 // single node (no shared state at all, exactly as without cluster mode).
-func (c *serveConfig) openCluster(log *slog.Logger) (cluster.Node, error) {
+func (c *serveConfig) openCluster(log *slog.Logger, ms *metrics.Set) (cluster.Node, error) {
 	if c.redisURL == "" {
 		return nil, nil
 	}
@@ -218,6 +218,7 @@ func (c *serveConfig) openCluster(log *slog.Logger) (cluster.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--redis-url: %w", err)
 	}
+	client.AddHook(redisMetrics{ms})
 	id := c.nodeID
 	if id == "" {
 		host, _ := os.Hostname()
