@@ -55,11 +55,14 @@ type Cluster interface {
 
 var _ Cluster = cluster.Node(nil)
 
-// queueNote is a broadcast queue change.
+// queueNote is a broadcast queue change, or (Transfer set) a transfer
+// handed to node To.
 type queueNote struct {
-	Node     string `json:"n"`
-	ChatID   string `json:"c"`
-	Deadline int64  `json:"d,omitempty"` // Unix ms: the wait deadline of a queued chat
+	Node     string           `json:"n"`
+	ChatID   string           `json:"c"`
+	Deadline int64            `json:"d,omitempty"` // Unix ms: the wait deadline of a queued chat
+	To       string           `json:"to,omitempty"`
+	Transfer *TransferRequest `json:"x,omitempty"`
 }
 
 // startCluster subscribes to the queue topic and presence events.
@@ -96,6 +99,12 @@ func (r *Router) announceLocked(chatID string, deadline time.Time) {
 func (r *Router) onQueueNote(m cluster.Message) {
 	var n queueNote
 	if err := json.Unmarshal(m.Data, &n); err != nil || n.Node == r.cl.ID() || n.ChatID == "" {
+		return
+	}
+	if n.Transfer != nil {
+		if n.To == r.cl.ID() {
+			go r.runForwardedTransfer(*n.Transfer)
+		}
 		return
 	}
 	var deadline time.Time
@@ -396,4 +405,69 @@ func (r *Router) staffedElsewhere(ctx context.Context, pool []string) bool {
 		}
 	}
 	return false
+}
+
+// forwardTransfer hands a transfer whose target has nobody available on
+// this node to a node where the target operator (or one of the target
+// department's pool) is online, through the queue topic. It reports
+// whether it found such a node; that node offers the transfer to its
+// operators, and tells of a failure through TransferFailed, which reaches
+// the operators on any node.
+func (r *Router) forwardTransfer(ctx context.Context, x *xfer, req TransferRequest) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	candidates := []string{x.toOp}
+	if x.toDept {
+		candidates = nil
+		for _, id := range x.dept.OperatorIDs {
+			if id != x.chat.OperatorID && id != x.by {
+				candidates = append(candidates, id)
+			}
+		}
+	}
+	node := ""
+	for _, id := range candidates {
+		p, ok, err := r.cl.Operator(ctx, id)
+		if err != nil {
+			return false
+		}
+		if ok && p.Node != r.cl.ID() && p.Status == switchboard.StatusOnline {
+			node = p.Node
+			break
+		}
+	}
+	if node == "" {
+		return false
+	}
+	data, _ := json.Marshal(queueNote{Node: r.cl.ID(), ChatID: x.chat.ID, To: node, Transfer: &req})
+	if err := r.cl.Publish(ctx, queueTopic, data); err != nil {
+		r.log.Warn("hand a transfer to another node", "chat_id", x.chat.ID, "node", node, "err", err)
+		return false
+	}
+	return true
+}
+
+// runForwardedTransfer runs a transfer another node handed over; when it
+// cannot start, the chat's operator and the asker are told it failed.
+func (r *Router) runForwardedTransfer(req TransferRequest) {
+	req.forwarded = true
+	ctx, cancel := context.WithTimeout(r.ctx, 15*time.Second)
+	defer cancel()
+	err := r.Transfer(ctx, req)
+	if err == nil || errors.Is(err, ErrClosed) {
+		return
+	}
+	r.log.Warn("a transfer handed over by another node failed to start", "chat_id", req.ChatID, "err", err)
+	tn, ok := r.notifier.(TransferNotifier)
+	if !ok {
+		return
+	}
+	tell := []string{req.By.ID}
+	if ch, err := r.store.Chat(ctx, req.ChatID); err == nil && ch.OperatorID != req.By.ID {
+		tell = append(tell, ch.OperatorID)
+	}
+	r.mu.Lock()
+	r.notify(func() { tn.TransferFailed(req.ChatID, tell, TransferNoOperators) })
+	r.mu.Unlock()
+	r.flush()
 }

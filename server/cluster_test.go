@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/cluster"
 	clusterredis "github.com/switchboard-chat/switchboard/cluster/redis"
 	"github.com/switchboard-chat/switchboard/internal/testenv"
@@ -190,4 +191,60 @@ func TestClusterConversation(t *testing.T) {
 	v.waitType("chat.ended", wait)
 	v3.waitType("chat.ended", wait)
 	v.refused(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "late", "body": "hello?"}, "conflict")
+}
+
+// TestClusterTransfer: an operator on node B transfers a chat whose visitor
+// is on node A to an operator on node C, then a supervisor on A takes it
+// over: the chat moves across nodes as on one (offers, subscriptions,
+// assigned frames), and the operator it left can no longer write in it.
+func TestClusterTransfer(t *testing.T) {
+	nodes := clusterNodes(t, 3, nodeOptions{})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	_, aliceToken := a.operator("alice", 5, a.dept.ID)
+	bobID, bobToken := a.operator("bob", 5)
+	alice := b.operatorConn("alice", aliceToken)
+	alice.waitType("hello", wait)
+	alice.ok(frame{"type": "status.set", "status": "online"})
+
+	var v *wsClient
+	waitFor(t, 10*time.Second, func() bool {
+		if v != nil {
+			v.ws.CloseNow()
+		}
+		v = a.visitor("visitor", a.dept.WidgetKey, "")
+		return v.waitType("hello", wait)["online"] == true
+	})
+	chatID := v.ok(frame{"type": "chat.start", "question": "transfer me"}).str("chat_id")
+	alice.waitType("chat.offer", wait)
+	alice.ok(frame{"type": "chat.accept", "chat_id": chatID})
+	v.waitType("chat.assigned", wait)
+
+	bob := c.operatorConn("bob", bobToken)
+	bob.waitType("hello", wait)
+	bob.ok(frame{"type": "status.set", "status": "online"})
+	alice.ok(frame{"type": "chat.transfer", "chat_id": chatID, "operator_id": bobID, "note": "over to you"})
+	offer := bob.waitType("chat.offer", wait)
+	if offer.str("chat_id") != chatID || offer.obj("transfer").str("note") != "over to you" {
+		t.Fatalf("transfer offer on C = %v", offer)
+	}
+	bob.ok(frame{"type": "chat.accept", "chat_id": chatID})
+	if moved := alice.waitType("chat.transferred", wait); moved.obj("to_operator").str("id") != bobID {
+		t.Fatalf("chat.transferred on B = %v", moved)
+	}
+	v.wait(wait, "chat.assigned to bob", func(f frame) bool {
+		return f.str("type") == "chat.assigned" && f.obj("operator").str("id") == bobID
+	})
+	bob.ok(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "b1", "body": "bob here"})
+	v.wait(wait, "bob's message", func(f frame) bool { return f.str("type") == "message" && f.str("client_msg_id") == "b1" })
+	alice.refused(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "a1", "body": "still me?"}, "forbidden")
+
+	// A supervisor on A takes it over from bob on C.
+	_, supToken := a.staff("sue", switchboard.RoleSupervisor)
+	sue := a.operatorConn("sue", supToken)
+	sue.waitType("hello", wait)
+	sue.ok(frame{"type": "chat.accept", "chat_id": chatID})
+	bob.waitType("chat.transferred", wait)
+	bob.refused(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "b2", "body": "hello?"}, "forbidden")
+	sue.ok(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "s1", "body": "sue here"})
+	v.wait(wait, "sue's message", func(f frame) bool { return f.str("type") == "message" && f.str("client_msg_id") == "s1" })
 }
