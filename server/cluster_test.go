@@ -112,8 +112,9 @@ func clusterNodes(t *testing.T, n int, opts nodeOptions) []*node {
 // TestClusterConversation: a visitor on node A and an operator on node B
 // chat as if on one node: the chat is offered across nodes, accepted, both
 // send at once and each sees every message once in seq order (so does a
-// second visitor socket on node C), typing crosses, the visitor is listed
-// online from B, and the end reaches A.
+// second visitor socket on node C, and a supervisor watching from C),
+// typing crosses, the visitor is listed online from B, and the end
+// reaches A.
 func TestClusterConversation(t *testing.T) {
 	nodes := clusterNodes(t, 3, nodeOptions{})
 	a, b, c := nodes[0], nodes[1], nodes[2]
@@ -152,6 +153,12 @@ func TestClusterConversation(t *testing.T) {
 	v3.waitType("hello", wait)
 	v3.ok(frame{"type": "chat.resume", "chat_id": chatID, "after_seq": 2})
 
+	// A supervisor on C watches the chat.
+	_, samToken := a.staff("sam", switchboard.RoleSupervisor)
+	sam := c.operatorConn("sam", samToken)
+	sam.waitType("hello", wait)
+	sam.ok(frame{"type": "chat.monitor", "chat_id": chatID, "on": true})
+
 	v.send(frame{"type": "typing", "chat_id": chatID, "on": true})
 	if ty := op.waitType("typing", wait); ty.obj("from").str("kind") != "visitor" {
 		t.Fatalf("typing = %v", ty)
@@ -175,6 +182,7 @@ func TestClusterConversation(t *testing.T) {
 	checkRun(t, "visitor on A", seqsOf(drainMessages(v, chatID, total)), 1, total)
 	checkRun(t, "operator on B", seqsOf(drainMessages(op, chatID, total)), 3, total)
 	checkRun(t, "visitor on C", seqsOf(drainMessages(v3, chatID, total)), 3, total)
+	checkRun(t, "supervisor watching on C", seqsOf(drainMessages(sam, chatID, total)), 1, total)
 
 	var online struct {
 		Items []struct {
