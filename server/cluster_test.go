@@ -256,3 +256,63 @@ func TestClusterTransfer(t *testing.T) {
 	sue.ok(frame{"type": "message.send", "chat_id": chatID, "client_msg_id": "s1", "body": "sue here"})
 	v.wait(wait, "sue's message", func(f frame) bool { return f.str("type") == "message" && f.str("client_msg_id") == "s1" })
 }
+
+// TestClusterAcceptRace: a broadcast department's chat is offered to
+// operators on two nodes; both accept at once and exactly one gets it
+// (the store decides), the other is refused and its offer revoked.
+func TestClusterAcceptRace(t *testing.T) {
+	nodes := clusterNodes(t, 3, nodeOptions{})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	if _, err := a.st.UpdateDepartment(t.Context(), a.dept.ID, func(d *switchboard.Department) error {
+		d.Routing = switchboard.RoutingBroadcast
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var ops []*wsClient
+	for i, n := range []*node{b, c} {
+		_, token := a.operator("op"+itoa(i), 5, a.dept.ID)
+		op := n.operatorConn("op"+itoa(i), token)
+		op.waitType("hello", wait)
+		op.ok(frame{"type": "status.set", "status": "online"})
+		ops = append(ops, op)
+	}
+	for round := range 5 {
+		var v *wsClient
+		waitFor(t, 10*time.Second, func() bool {
+			v = a.visitor("visitor", a.dept.WidgetKey, "")
+			if v.waitType("hello", wait)["online"] == true {
+				return true
+			}
+			v.ws.CloseNow()
+			return false
+		})
+		chatID := v.ok(frame{"type": "chat.start", "question": "race " + itoa(round)}).str("chat_id")
+		for _, op := range ops {
+			op.wait(wait, "offer", func(f frame) bool { return f.str("type") == "chat.offer" && f.str("chat_id") == chatID })
+		}
+		for i, op := range ops {
+			op.send(frame{"type": "chat.accept", "chat_id": chatID, "ref": "acc" + itoa(i)})
+		}
+		won := 0
+		for i, op := range ops {
+			f := op.wait(wait, "accept answer", func(f frame) bool { return f.str("ref") == "acc"+itoa(i) })
+			switch {
+			case f.str("type") == "ack":
+				won++
+			case f.str("code") != "already_taken":
+				t.Fatalf("losing accept = %v", f)
+			default:
+				op.wait(wait, "the loser's offer revoked", func(f frame) bool {
+					return f.str("type") == "chat.offer_revoked" && f.str("chat_id") == chatID && f.str("reason") == "taken"
+				})
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d accepts won, want exactly 1", round, won)
+		}
+		v.waitType("chat.assigned", wait)
+		v.ok(frame{"type": "chat.end", "chat_id": chatID})
+		v.ws.CloseNow()
+	}
+}
