@@ -33,7 +33,10 @@ import (
 // Config configures Run. Zero values take the defaults in brackets, except
 // Replies, whose zero value false means one direction only.
 type Config struct {
-	URL                       string // server base URL, such as http://127.0.0.1:8080 (required)
+	// URL is the server's base URL, such as http://127.0.0.1:8080
+	// (required); several nodes of a cluster are comma-separated. The API
+	// setup and the checks go to the first.
+	URL                       string
 	AdminEmail, AdminPassword string // an admin's login (required)
 	// AllowRemote lets Run load a server that is not on a loopback address.
 	// Set it only when a person named the server (switchboard bench --url).
@@ -48,7 +51,12 @@ type Config struct {
 	// at once [200].
 	Ramp    int
 	Timeout time.Duration // the whole run [5m]
-	Log     *slog.Logger  // progress and problems; nil discards
+	// VisitorNodes and OperatorNodes are the indexes (in URL) of the nodes
+	// visitors and operators connect to first, in turn [all]; a client
+	// whose connection is lost reconnects to the next node of URL, so a
+	// dead node's clients move to the others.
+	VisitorNodes, OperatorNodes []int
+	Log                         *slog.Logger // progress and problems; nil discards
 }
 
 // Percentiles summarize latencies.
@@ -144,24 +152,46 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.AdminEmail == "" || cfg.AdminPassword == "" {
 		return Result{}, errors.New("loadgen: an admin's email and password are required")
 	}
-	base, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return Result{}, fmt.Errorf("loadgen: URL %q is not an http(s)://host:port URL", cfg.URL)
+	var bases []*url.URL
+	loopback := true
+	for _, raw := range strings.Split(cfg.URL, ",") {
+		base, err := url.Parse(strings.TrimRight(strings.TrimSpace(raw), "/"))
+		if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+			return Result{}, fmt.Errorf("loadgen: URL %q is not an http(s)://host:port URL", raw)
+		}
+		lo, err := isLoopback(ctx, base.Hostname())
+		if err != nil {
+			return Result{}, fmt.Errorf("loadgen: %w", err)
+		}
+		if !lo && !cfg.AllowRemote {
+			return Result{}, fmt.Errorf("loadgen: %s is not a loopback address; load a remote server only when asked to (Config.AllowRemote, switchboard bench --url)", base.Host)
+		}
+		loopback = loopback && lo && isIPv4Loopback(base.Hostname())
+		bases = append(bases, base)
 	}
-	loopback, err := isLoopback(ctx, base.Hostname())
-	if err != nil {
-		return Result{}, fmt.Errorf("loadgen: %w", err)
+	base := bases[0]
+	var wsBases []string
+	for _, b := range bases {
+		wsBases = append(wsBases, "ws"+strings.TrimPrefix(b.String(), "http"))
 	}
-	if !loopback && !cfg.AllowRemote {
-		return Result{}, fmt.Errorf("loadgen: %s is not a loopback address; load a remote server only when asked to (Config.AllowRemote, switchboard bench --url)", base.Host)
+	for _, i := range append(slices.Clone(cfg.VisitorNodes), cfg.OperatorNodes...) {
+		if i < 0 || i >= len(bases) {
+			return Result{}, fmt.Errorf("loadgen: node index %d is not one of the %d URLs", i, len(bases))
+		}
+	}
+	if len(cfg.VisitorNodes) == 0 {
+		cfg.VisitorNodes = allNodes(len(bases))
+	}
+	if len(cfg.OperatorNodes) == 0 {
+		cfg.OperatorNodes = allNodes(len(bases))
 	}
 
 	r := &runner{
 		cfg:      cfg,
 		log:      cfg.Log.With("component", "loadgen"),
 		base:     base.String(),
-		wsBase:   "ws" + strings.TrimPrefix(base.String(), "http"),
-		ipv4Loop: loopback && isIPv4Loopback(base.Hostname()),
+		wsBases:  wsBases,
+		ipv4Loop: loopback,
 		maxChats: maxChats,
 		runID:    randomHex(4),
 		chats:    map[string]*chatRecord{},
@@ -180,6 +210,34 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return r.run(ctx)
 }
 
+func allNodes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// nodeDialer picks the node a client dials: first its place in nodes
+// (by its number n), then, after a failed dial or a lost connection, the
+// next node of all.
+type nodeDialer struct {
+	node  int
+	tries int
+}
+
+func newNodeDialer(nodes []int, n int) nodeDialer { return nodeDialer{node: nodes[n%len(nodes)]} }
+
+// next returns the ws base to dial now: the same node on the first try of
+// the run, then the next one each time.
+func (d *nodeDialer) next(r *runner) string {
+	if d.tries > 0 {
+		d.node = (d.node + 1) % len(r.wsBases)
+	}
+	d.tries++
+	return r.wsBases[d.node]
+}
+
 // maxOperatorChats is the largest max_chats the API accepts.
 const maxOperatorChats = 100
 
@@ -187,9 +245,9 @@ const maxOperatorChats = 100
 type runner struct {
 	cfg      Config
 	log      *slog.Logger
-	base     string // http(s)://host:port
-	wsBase   string // ws(s)://host:port
-	ipv4Loop bool   // the server is on 127.0.0.0/8: logins and sockets may use several source addresses
+	base     string   // http(s)://host:port
+	wsBases  []string // ws(s)://host:port of every node
+	ipv4Loop bool     // the server is on 127.0.0.0/8: logins and sockets may use several source addresses
 	maxChats int
 	runID    string
 

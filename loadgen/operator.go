@@ -26,6 +26,7 @@ type operator struct {
 
 	conn    *wsConn
 	gen     int
+	nodes   nodeDialer
 	chats   map[string]*opChat
 	offers  map[string]bool // offered, not yet accepted, refused or revoked
 	frames  map[string]int  // frames received by type, for the debug log
@@ -54,6 +55,9 @@ func newOperator(r *runner, n int) *operator {
 		online: make(chan struct{}), exited: make(chan struct{}),
 	}
 	o.out = newSender(o.in, operatorWindow)
+	// Offset from the visitors' turn, so that a chat's two sides are
+	// mostly on different nodes.
+	o.nodes = newNodeDialer(r.cfg.OperatorNodes, n)
 	return o
 }
 
@@ -102,7 +106,7 @@ func (o *operator) run(ctx context.Context) {
 func (o *operator) connect(ctx context.Context, attempts int) error {
 	c, err := o.r.dialRetrying(ctx, attempts, "HTTP 429 on /ws/operator", []int{401, 403}, func() (*wsConn, error) {
 		o.gen++
-		return dial(ctx, o.hc, o.r.wsBase+"/ws/operator", httpHeaderBearer(o.token), o.gen, o.in)
+		return dial(ctx, o.hc, o.nodes.next(o.r)+"/ws/operator", httpHeaderBearer(o.token), o.gen, o.in)
 	})
 	if err == nil {
 		o.conn = c

@@ -18,6 +18,7 @@ type visitor struct {
 
 	conn   *wsConn
 	gen    int
+	nodes  nodeDialer
 	token  string
 	chatID string
 
@@ -47,13 +48,15 @@ func newVisitor(r *runner, n int) *visitor {
 		exited: make(chan struct{}),
 	}
 	v.out = newSender(v.in, r.cfg.Window+2)
+	v.nodes = newNodeDialer(r.cfg.VisitorNodes, n-1)
 	return v
 }
 
 func (v *visitor) who() string { return fmt.Sprintf("visitor %d", v.n) }
 
-func (v *visitor) url() string {
-	u := v.r.wsBase + "/ws/visitor?widget=" + url.QueryEscape(v.r.widgetKey)
+// url is the visitor endpoint on the node given by its ws base.
+func (v *visitor) url(wsBase string) string {
+	u := wsBase + "/ws/visitor?widget=" + url.QueryEscape(v.r.widgetKey)
 	if v.token != "" {
 		u += "&token=" + url.QueryEscape(v.token)
 	}
@@ -118,7 +121,7 @@ func (v *visitor) run(ctx context.Context, ramp chan struct{}) {
 func (v *visitor) connect(ctx context.Context, attempts int) error {
 	c, err := v.r.dialRetrying(ctx, attempts, "HTTP 429 on /ws/visitor: too many sockets from one address", []int{403, 404}, func() (*wsConn, error) {
 		v.gen++
-		return dial(ctx, v.r.client(v.r.sourceFor(v.n-1, 20000, 2)), v.url(), nil, v.gen, v.in)
+		return dial(ctx, v.r.client(v.r.sourceFor(v.n-1, 20000, 2)), v.url(v.nodes.next(v.r)), nil, v.gen, v.in)
 	})
 	if err == nil {
 		v.conn = c
@@ -373,7 +376,7 @@ func (v *visitor) lost(ctx context.Context, err error) error {
 func (v *visitor) verify(ctx context.Context) (*view, error) {
 	in := newInbox()
 	v.gen++
-	c, err := dial(ctx, v.r.client(v.r.sourceFor(v.n-1, 20000, 2)), v.url(), nil, v.gen, in)
+	c, err := dial(ctx, v.r.client(v.r.sourceFor(v.n-1, 20000, 2)), v.url(v.r.wsBases[v.nodes.node]), nil, v.gen, in)
 	if err != nil {
 		return nil, err
 	}

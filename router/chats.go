@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/store"
@@ -33,6 +34,7 @@ func (r *Router) StartChat(ctx context.Context, c store.NewChat) (switchboard.Ch
 	r.mu.Lock()
 	staffed := r.staffedLocked(d)
 	r.mu.Unlock()
+	staffed = staffed || r.staffedElsewhere(ctx, d.OperatorIDs)
 	var fd switchboard.Department
 	fallback := false
 	if !staffed {
@@ -261,6 +263,7 @@ func (r *Router) Ended(chat switchboard.Chat) {
 	defer r.wg.Done()
 	r.mu.Lock()
 	freed := false
+	r.announceLocked(chat.ID, time.Time{}) // its operator may be on another node
 	if q := r.chats[chat.ID]; q != nil {
 		freed = len(q.offers) > 0
 		r.removeEntryLocked(q, ReasonEnded)

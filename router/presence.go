@@ -37,6 +37,7 @@ func (r *Router) Connect(ctx context.Context, opID string) (switchboard.Status, 
 		r.setStatusLocked(op, cmp.Or(op.chosen, switchboard.StatusOnline))
 	}
 	op.conns++
+	r.presenceLocked(op)
 	st := op.status
 	r.mu.Unlock()
 	r.flush()
@@ -69,6 +70,7 @@ func (r *Router) Disconnect(opID string) {
 		gen := op.graceGen
 		op.grace = r.clock.AfterFunc(r.grace, func() { r.graceExpired(op, gen) })
 		moved = r.revokeOffersLocked(op, ReasonTimeout)
+		r.presenceLocked(op)
 	}
 	r.mu.Unlock()
 	r.flush()
@@ -160,6 +162,7 @@ func (r *Router) OperatorUpdated(ctx context.Context, opID string) error {
 	if !op.rec.Enabled {
 		r.revokeOffersLocked(op, ReasonTimeout)
 	}
+	r.presenceLocked(op)
 	r.mu.Unlock()
 	r.flush()
 	r.dispatch(r.ctx)
@@ -194,7 +197,7 @@ func (r *Router) DepartmentOnline(departmentID string) bool {
 		}
 		return false
 	}
-	if r.poolAvailable(d.OperatorIDs) {
+	if r.poolAvailable(d.OperatorIDs) || r.staffedElsewhere(ctx, d.OperatorIDs) {
 		return true
 	}
 	if d.FallbackDepartmentID == "" || d.FallbackDepartmentID == d.ID {
@@ -228,6 +231,9 @@ func (r *Router) staffedLocked(d switchboard.Department) bool {
 	for _, id := range d.OperatorIDs {
 		if available(r.ops[id]) {
 			return true
+		}
+		if p, ok := r.remote[id]; ok && p.Status == switchboard.StatusOnline {
+			return true // on another node (cluster.go)
 		}
 	}
 	return false
@@ -284,6 +290,7 @@ func (r *Router) setStatusLocked(op *operator, s switchboard.Status) {
 		op.idleSince = r.clock.Now()
 	}
 	op.status = s
+	r.presenceLocked(op)
 }
 
 // requeueAll queues again, at the front of their departments' queues, the

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/switchboard-chat/switchboard"
+	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -126,6 +127,9 @@ type Config struct {
 	Grace time.Duration
 	// Metrics observes offers, queues and outcomes; nil observes nothing.
 	Metrics Metrics
+	// Cluster shares queues and presence with other nodes (cluster.go);
+	// nil routes a single node.
+	Cluster Cluster
 }
 
 // Router routes the chats of one node. Its methods are safe for concurrent use.
@@ -144,13 +148,16 @@ type Router struct {
 	mu          sync.Mutex
 	closed      bool
 	ops         map[string]*operator
-	chats       map[string]*entry   // queued chats by id
-	queues      map[string][]*entry // queued chats by department, front first
-	owners      map[string]string   // ongoing chat id → operator id
-	xfers       map[string]*xfer    // transfers under way by chat id (transfer.go)
-	front, back int64               // ranks of the queues' ends
-	outbox      []func()            // notifications not delivered yet, in order
-	delivering  bool                // a goroutine is delivering the outbox
+	chats       map[string]*entry                   // queued chats by id
+	queues      map[string][]*entry                 // queued chats by department, front first
+	owners      map[string]string                   // ongoing chat id → operator id
+	xfers       map[string]*xfer                    // transfers under way by chat id (transfer.go)
+	cl          Cluster                             // nil on a single node (cluster.go)
+	remote      map[string]cluster.OperatorPresence // other nodes' operators, from presence events
+	syncing     bool                                // applying another node's change: not announced again
+	front, back int64                               // ranks of the queues' ends
+	outbox      []func()                            // notifications not delivered yet, in order
+	delivering  bool                                // a goroutine is delivering the outbox
 }
 
 // operator is the presence of one operator.
@@ -246,6 +253,8 @@ func New(cfg Config) (*Router, error) {
 		chats:    map[string]*entry{},
 		queues:   map[string][]*entry{},
 		owners:   map[string]string{},
+		cl:       cfg.Cluster,
+		remote:   map[string]cluster.OperatorPresence{},
 	}, nil
 }
 
@@ -258,11 +267,19 @@ func (r *Router) Start(ctx context.Context) error {
 		return ErrClosed
 	}
 	defer r.wg.Done()
+	if r.cl != nil {
+		if err := r.startCluster(ctx); err != nil {
+			return fmt.Errorf("router: start: %w", err)
+		}
+	}
 	queued, err := r.store.QueuedChats(ctx)
 	if err != nil {
 		return fmt.Errorf("router: start: %w", err)
 	}
-	if err := r.adopt(ctx, queued, true); err != nil {
+	// In a cluster other nodes may hold these chats with deadlines this
+	// node cannot know (a requeued chat waits from its requeue): a full
+	// wait from now, and the node whose timer fires first misses it.
+	if err := r.adopt(ctx, queued, r.cl == nil); err != nil {
 		return fmt.Errorf("router: start: %w", err)
 	}
 	r.dispatch(r.ctx)
@@ -531,6 +548,7 @@ func (r *Router) enqueueLocked(ch switchboard.Chat, v switchboard.Visitor, d swi
 	r.queues[ch.DepartmentID] = slices.Insert(qs, i, q)
 	r.chats[ch.ID] = q
 	r.armWaitLocked(q, deadline.Sub(now))
+	r.announceLocked(ch.ID, deadline)
 	return q
 }
 
@@ -551,6 +569,7 @@ func (r *Router) removeEntryLocked(q *entry, reason string) {
 		r.dropOfferLocked(q.offers[id], reason)
 	}
 	delete(r.chats, q.chat.ID)
+	r.announceLocked(q.chat.ID, time.Time{})
 	qs := r.queues[q.chat.DepartmentID]
 	if i := slices.Index(qs, q); i >= 0 {
 		qs = slices.Delete(qs, i, i+1)
@@ -593,6 +612,16 @@ func (r *Router) waitExpired(q *entry, gen int) {
 	}
 	defer r.wg.Done()
 	id := q.chat.ID
+	if !r.ownsTimers(id) {
+		// Another node runs this chat's timeout (or Redis is down): look
+		// again later; by then the chat has normally left the queue.
+		r.mu.Lock()
+		if r.chats[id] == q && q.waitGen == gen && !q.missing {
+			r.armWaitLocked(q, retryDelay)
+		}
+		r.mu.Unlock()
+		return
+	}
 	r.mu.Lock()
 	if r.chats[id] != q || q.waitGen != gen || q.missing {
 		r.mu.Unlock()

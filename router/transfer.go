@@ -61,6 +61,9 @@ type TransferRequest struct {
 	DepartmentID string
 	OperatorID   string
 	Note         string
+	// forwarded: another node handed this request over (cluster.go); it
+	// is not handed on again.
+	forwarded bool
 }
 
 // xfer is a transfer under way: at most one per chat.
@@ -156,6 +159,11 @@ func (r *Router) Transfer(ctx context.Context, req TransferRequest) error {
 	target := r.nextTargetLocked(x)
 	if target == nil {
 		r.mu.Unlock()
+		// In a cluster the target may be online on another node: that
+		// node runs the transfer (cluster.go).
+		if r.cl != nil && !req.forwarded && r.forwardTransfer(ctx, x, req) {
+			return nil
+		}
 		return wrap(ErrNoOperators)
 	}
 	if r.xfers == nil {
@@ -357,6 +365,7 @@ func (r *Router) acceptTransfer(ctx context.Context, o *offer) (switchboard.Chat
 // movedLocked moves a transferred chat between the operators' loads and
 // queues the Transferred notification.
 func (r *Router) movedLocked(ch switchboard.Chat, hop switchboard.Transfer, fromDeptName string) {
+	r.announceLocked(ch.ID, time.Time{}) // the operator it left may be on another node
 	from := switchboard.Operator{ID: hop.FromOperatorID}
 	if op := r.ops[hop.FromOperatorID]; op != nil {
 		from = op.rec

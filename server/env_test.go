@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/internal/testenv"
 	"github.com/switchboard-chat/switchboard/internal/testnode"
 	"github.com/switchboard-chat/switchboard/mailer"
@@ -37,12 +38,13 @@ type nodeOptions struct {
 	mail  mailer.Sender      // where the outbox's mail goes (nil: logged)
 	// mailTuning tunes the server's mail worker (zero: the defaults).
 	mailTuning mailer.Config
+	node       cluster.Node // cluster mode (nil: a single node)
 }
 
 func newNode(t testing.TB, st store.Store, opts nodeOptions) *node {
 	t.Helper()
 	return fromTestNode(t, testnode.Start(t, st, server.Config{Live: opts.live, OperatorGrace: opts.grace, IPs: opts.ips,
-		Mail: opts.mail, MailTuning: opts.mailTuning}))
+		Mail: opts.mail, MailTuning: opts.mailTuning, Cluster: opts.node}))
 }
 
 func fromTestNode(t testing.TB, tn *testnode.Node) *node {

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-chat/switchboard/api"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/console"
 	"github.com/switchboard-chat/switchboard/mailer"
 	"github.com/switchboard-chat/switchboard/mailer/templates"
@@ -54,6 +55,10 @@ type Config struct {
 	// NoMetricsRoute leaves GET /metrics off the handler (cmd serves it on
 	// --metrics-addr instead).
 	NoMetricsRoute bool
+	// Cluster is this node's view of the shared live state (cluster mode:
+	// several nodes on one PostgreSQL and one Redis); nil runs a single
+	// node with all live state in this process.
+	Cluster cluster.Node
 
 	Log *slog.Logger
 }
@@ -109,10 +114,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	live.IPs = cfg.IPs
 	live.ConsoleOrigin = consoleOrigin
 	live.Log = cfg.Log
+	live.Cluster = cfg.Cluster
 	if s.Live, err = session.New(live); err != nil {
 		return nil, err
 	}
-	if s.Router, err = router.New(router.Config{Store: cfg.Store, Notifier: s.Live, Log: cfg.Log, Grace: cfg.OperatorGrace, Metrics: s.Metrics}); err != nil {
+	if s.Router, err = router.New(router.Config{Store: cfg.Store, Notifier: s.Live, Log: cfg.Log, Grace: cfg.OperatorGrace, Metrics: s.Metrics, Cluster: routerCluster(cfg.Cluster)}); err != nil {
 		return nil, err
 	}
 	s.Live.Attach(s.Router)
@@ -120,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: start router: %w", err)
 	}
 	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.reopened, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log,
-		MailQueued: func() { s.Mailer.Wake() }})
+		MailQueued: func() { s.Mailer.Wake() }, Ready: ready(cfg)})
 	if err != nil {
 		s.Router.Close()
 		return nil, err
@@ -145,6 +151,32 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.API.Handle("GET /console/", consoleHandler) // the page and /console/assets/
 	s.Handler = s.API
 	return s, nil
+}
+
+// routerCluster keeps a nil cluster.Node a nil router.Cluster (an
+// interface holding a nil pointer would not be).
+func routerCluster(n cluster.Node) router.Cluster {
+	if n == nil {
+		return nil
+	}
+	return n
+}
+
+// ready is /readyz's check: the store answers, and in cluster mode Redis
+// too (an outage is reported with its reason and clears by itself when
+// Redis answers again).
+func ready(cfg Config) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := cfg.Store.Ping(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if cfg.Cluster != nil {
+			if err := cfg.Cluster.Ping(ctx); err != nil {
+				return fmt.Errorf("cluster (redis): %w", err)
+			}
+		}
+		return nil
+	}
 }
 
 // Drain tells every WebSocket client to reconnect elsewhere (1001) and

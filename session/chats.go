@@ -74,7 +74,7 @@ func (s *Server) sendMessage(ctx context.Context, sender *conn, ref string, m st
 		sender.send(ack(ref, map[string]any{"chat_id": msg.ChatID, "seq": msg.Seq, "at": wireTime(msg.At)}))
 	}
 	if !dup { // a retry was published the first time; resume covers any loss
-		s.hub.publish(m.ChatID, encode(newMessageFrame(msg)), nil)
+		s.hub.publishMessage(msg)
 	}
 	return nil
 }
@@ -97,6 +97,11 @@ func (s *Server) systemMessage(ctx context.Context, chatID, key, body string) {
 func (s *Server) resume(ctx context.Context, c *conn, ref string, chat switchboard.Chat, afterSeq int64) error {
 	unlock := s.hub.lockChat(chat.ID)
 	defer unlock()
+	if s.hub.cl != nil {
+		// Joined before last_seq is read: every later message reaches us.
+		s.hub.cl.acquire(chat.ID)
+		defer s.hub.cl.release(chat.ID)
+	}
 	// Re-read under the lock: last_seq must match what the backlog holds.
 	chat, err := s.store.Chat(ctx, chat.ID)
 	if err != nil {
@@ -114,10 +119,18 @@ func (s *Server) resume(ctx context.Context, c *conn, ref string, chat switchboa
 		backlog = append(backlog, page...)
 		after = page[len(page)-1].Seq
 	}
-	s.hub.subscribe(c, chat.ID, chat.Status != switchboard.ChatCompleted)
-	c.sendForce(ack(ref, map[string]any{"chat_id": chat.ID, "status": chat.Status, "last_seq": chat.LastSeq}))
-	for _, m := range backlog {
-		c.sendForce(encode(newMessageFrame(m)))
+	ackFrame := ack(ref, map[string]any{"chat_id": chat.ID, "status": chat.Status, "last_seq": chat.LastSeq})
+	if s.hub.cl != nil {
+		// Live messages come from other nodes outside the chat lock:
+		// replay orders the backlog with them (cluster.go).
+		s.hub.subscribeAt(c, chat.ID, chat.Status != switchboard.ChatCompleted, chat.LastSeq)
+		s.hub.cl.replay(c, chat.ID, ackFrame, backlog, chat.LastSeq)
+	} else {
+		s.hub.subscribe(c, chat.ID, chat.Status != switchboard.ChatCompleted)
+		c.sendForce(ackFrame)
+		for _, m := range backlog {
+			c.sendForce(encode(newMessageFrame(m)))
+		}
 	}
 	s.sendPosition(c, chat)
 	// Who answers now: an assignment published before this connection was
@@ -147,8 +160,8 @@ func (s *Server) endChat(ctx context.Context, chatID string, by party, byName st
 		who = string(by.Kind)
 	}
 	s.systemMessage(ctx, chatID, "ended", fmt.Sprintf("%s ended the chat", who))
-	s.hub.publish(chatID, encode(map[string]any{"type": "chat.ended", "chat_id": chatID,
-		"by": map[string]string{"kind": string(by.Kind), "id": by.ID}, "at": wireTime(*chat.EndedAt)}), nil)
+	s.hub.publishMarked(chatID, encode(map[string]any{"type": "chat.ended", "chat_id": chatID,
+		"by": map[string]string{"kind": string(by.Kind), "id": by.ID}, "at": wireTime(*chat.EndedAt)}), "ended")
 	s.router.Ended(chat)
 	return chat, nil
 }

@@ -50,11 +50,17 @@ type conn struct {
 	// operator's assigned one), false once the chat ended. Being in the map
 	// proves the right to the chat, so hot frames skip a store read.
 	chats map[string]bool
+	// id names the connection in the cluster (directory, visitor presence).
+	id string
+	// seqs is, per chat, the last message seq given to the connection
+	// (cluster mode only: there messages may arrive out of order).
+	seqs map[string]int64
 }
 
 func (s *Server) newConn(ctx context.Context, ws *websocket.Conn, ip string) *conn {
 	ctx, cancel := context.WithCancelCause(ctx)
-	c := &conn{ws: ws, srv: s, ctx: ctx, close: cancel, ip: ip, wake: make(chan struct{}, 1), chats: map[string]bool{}}
+	c := &conn{ws: ws, srv: s, ctx: ctx, close: cancel, ip: ip, wake: make(chan struct{}, 1), chats: map[string]bool{},
+		id: switchboard.NewID(), seqs: map[string]int64{}}
 	if s.cfg.Rate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst)
 	}

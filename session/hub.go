@@ -3,6 +3,8 @@ package session
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/switchboard-chat/switchboard"
 )
 
 // hub knows this node's connections: which receive a chat's live frames and
@@ -14,6 +16,8 @@ type hub struct {
 
 	locksMu sync.Mutex
 	locks   map[string]*chatLock
+
+	cl *clusterHub // cluster mode (cluster.go); nil on a single node
 }
 
 // chatLock serializes appends and their publication per chat, so every
@@ -54,31 +58,50 @@ func (h *hub) lockChat(chatID string) (unlock func()) {
 
 // subscribe makes c receive the chat's frames; open says whether the chat
 // still takes messages.
-func (h *hub) subscribe(c *conn, chatID string, open bool) {
+func (h *hub) subscribe(c *conn, chatID string, open bool) { h.subscribeAt(c, chatID, open, 0) }
+
+// subscribeAt is subscribe for a connection that has the chat's messages
+// up to seq lastSeq: in cluster mode it is given those after it, in order.
+func (h *hub) subscribeAt(c *conn, chatID string, open bool, lastSeq int64) {
 	c.mu.Lock()
+	_, had := c.chats[chatID]
 	c.chats[chatID] = open
+	if h.cl != nil {
+		c.seqs[chatID] = max(c.seqs[chatID], lastSeq)
+	}
 	c.mu.Unlock()
+	if h.cl != nil && !had {
+		h.cl.acquire(chatID) // joined before any frame is published to c
+	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	set := h.chats[chatID]
 	if set == nil {
 		set = map[*conn]struct{}{}
 		h.chats[chatID] = set
 	}
 	set[c] = struct{}{}
+	h.mu.Unlock()
+	if h.cl != nil {
+		h.cl.subscribed(c, chatID, open)
+	}
 }
 
 func (h *hub) unsubscribe(c *conn, chatID string) {
 	c.mu.Lock()
+	_, had := c.chats[chatID]
 	delete(c.chats, chatID)
+	delete(c.seqs, chatID)
 	c.mu.Unlock()
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if set := h.chats[chatID]; set != nil {
 		delete(set, c)
 		if len(set) == 0 {
 			delete(h.chats, chatID)
 		}
+	}
+	h.mu.Unlock()
+	if h.cl != nil && had {
+		h.cl.release(chatID)
 	}
 }
 
@@ -114,6 +137,14 @@ func (h *hub) markOpen(chatID string) {
 // publish queues a frame on every connection subscribed to the chat, but
 // skip (which may be nil).
 func (h *hub) publish(chatID string, frame []byte, skip *conn) {
+	if h.cl != nil {
+		e := envelope{Chat: chatID, Frame: frame}
+		if skip != nil {
+			e.Skip = skip.id
+		}
+		h.cl.publish(e)
+		return
+	}
 	h.mu.RLock()
 	targets := make([]*conn, 0, len(h.chats[chatID]))
 	for c := range h.chats[chatID] {
@@ -129,13 +160,16 @@ func (h *hub) publish(chatID string, frame []byte, skip *conn) {
 
 func (h *hub) addOperator(c *conn) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	set := h.operators[c.operator.ID]
 	if set == nil {
 		set = map[*conn]struct{}{}
 		h.operators[c.operator.ID] = set
 	}
 	set[c] = struct{}{}
+	h.mu.Unlock()
+	if h.cl != nil {
+		h.cl.addConn(c)
+	}
 }
 
 // remove forgets a closed connection everywhere.
@@ -146,6 +180,9 @@ func (h *hub) remove(c *conn) {
 		chats = append(chats, id)
 	}
 	c.mu.Unlock()
+	if h.cl != nil {
+		defer h.cl.removed(c, chats)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, id := range chats {
@@ -202,4 +239,49 @@ type Stats struct {
 // Stats returns the server's event counts.
 func (s *Server) Stats() Stats {
 	return Stats{SlowConsumers: s.metrics.slowConsumers.Load(), RateLimited: s.metrics.rateLimits.Load()}
+}
+
+// publishMessage publishes a stored message to the chat's subscribers.
+func (h *hub) publishMessage(m switchboard.Message) {
+	frame := encode(newMessageFrame(m))
+	if h.cl != nil {
+		h.cl.publish(envelope{Chat: m.ChatID, Seq: m.Seq, Frame: frame})
+		return
+	}
+	h.publish(m.ChatID, frame, nil)
+}
+
+// publishMarked publishes a frame that changes whether the chat takes
+// messages (mark "ended" or "open"), which every node's subscribers learn;
+// this node's were marked by the caller, under the chat lock.
+func (h *hub) publishMarked(chatID string, frame []byte, mark string) {
+	if h.cl != nil {
+		h.cl.publish(envelope{Chat: chatID, Frame: frame, Mark: mark})
+		return
+	}
+	h.publish(chatID, frame, nil)
+}
+
+// chatConns returns this node's connections subscribed to a chat.
+func (h *hub) chatConns(chatID string) []*conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]*conn, 0, len(h.chats[chatID]))
+	for c := range h.chats[chatID] {
+		out = append(out, c)
+	}
+	return out
+}
+
+// allOperatorConns returns every operator connection of this node.
+func (h *hub) allOperatorConns() []*conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []*conn
+	for _, set := range h.operators {
+		for c := range set {
+			out = append(out, c)
+		}
+	}
+	return out
 }

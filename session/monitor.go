@@ -109,6 +109,10 @@ func (s *Server) monitorChat(ctx context.Context, c *conn, f *inFrame) ([]byte, 
 	// backlog and the live stream.
 	unlock := s.hub.lockChat(chat.ID)
 	defer unlock()
+	if s.hub.cl != nil {
+		s.hub.cl.acquire(chat.ID)
+		defer s.hub.cl.release(chat.ID)
+	}
 	if c.active(chat.ID) { // a participant sees everything already
 		return ack(f.Ref, map[string]any{"chat_id": chat.ID, "on": true}), nil
 	}
@@ -128,8 +132,14 @@ func (s *Server) monitorChat(ctx context.Context, c *conn, f *inFrame) ([]byte, 
 		after = page[len(page)-1].Seq
 	}
 	s.monitors.watch(c, chat.ID)
+	ackFrame := ack(f.Ref, map[string]any{"chat_id": chat.ID, "on": true, "status": chat.Status, "last_seq": chat.LastSeq})
+	if s.hub.cl != nil {
+		s.hub.subscribeAt(c, chat.ID, false, chat.LastSeq)
+		s.hub.cl.replay(c, chat.ID, ackFrame, backlog, chat.LastSeq)
+		return nil, nil
+	}
 	s.hub.subscribe(c, chat.ID, false)
-	c.sendForce(ack(f.Ref, map[string]any{"chat_id": chat.ID, "on": true, "status": chat.Status, "last_seq": chat.LastSeq}))
+	c.sendForce(ackFrame)
 	for _, m := range backlog {
 		c.sendForce(encode(newMessageFrame(m)))
 	}

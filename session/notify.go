@@ -38,8 +38,12 @@ func (s *Server) Assigned(chat switchboard.Chat, op switchboard.Operator) {
 	// Under the chat lock, so a visitor's resume (which also reports the
 	// assignment) and this publication cannot interleave.
 	unlock := s.hub.lockChat(chat.ID)
-	for _, c := range s.hub.operatorConns(op.ID) {
-		s.hub.subscribe(c, chat.ID, true)
+	if s.hub.cl != nil {
+		s.hub.cl.toOperator(envelope{Op: op.ID, Chat: chat.ID, Sub: true, Seq: chat.LastSeq})
+	} else {
+		for _, c := range s.hub.operatorConns(op.ID) {
+			s.hub.subscribe(c, chat.ID, true)
+		}
 	}
 	s.hub.publish(chat.ID, assignedFrame(chat.ID, op.ID, op.Name), nil)
 	unlock()
@@ -57,9 +61,13 @@ func (s *Server) Missed(chat switchboard.Chat) {
 // visitor it waits for someone else.
 func (s *Server) Requeued(chat switchboard.Chat, from switchboard.Operator) {
 	frame := encode(map[string]any{"type": "chat.requeued", "chat_id": chat.ID})
-	for _, c := range s.hub.operatorConns(from.ID) {
-		c.send(frame)
-		s.hub.unsubscribe(c, chat.ID)
+	if s.hub.cl != nil {
+		s.hub.cl.toOperator(envelope{Op: from.ID, Chat: chat.ID, Frame: frame, Unsub: true})
+	} else {
+		for _, c := range s.hub.operatorConns(from.ID) {
+			c.send(frame)
+			s.hub.unsubscribe(c, chat.ID)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -83,6 +83,11 @@ func (c *conn) openChat() string {
 // OnlineVisitors lists the visitor connections open now on this node in
 // the given departments (nil: every department), oldest connection first.
 func (s *Server) OnlineVisitors(departmentIDs []string) []VisitorPresence {
+	if s.hub.cl != nil {
+		if vs, ok := s.clusterVisitors(departmentIDs); ok {
+			return vs
+		}
+	}
 	s.visitors.mu.Lock()
 	type entry struct {
 		c *conn
@@ -122,6 +127,9 @@ func (s *Server) closeBlocked(prefix netip.Prefix, departmentID string) int {
 	})
 	for _, c := range conns {
 		c.shutdown(websocket.StatusPolicyViolation, "blocked")
+	}
+	if s.hub.cl != nil {
+		return len(conns) + s.closeBlockedElsewhere(prefix, departmentID)
 	}
 	return len(conns)
 }

@@ -17,7 +17,7 @@ import (
 func (s *Server) Reopened(ctx context.Context, chat switchboard.Chat, byName string) error {
 	unlock := s.hub.lockChat(chat.ID)
 	s.hub.markOpen(chat.ID)
-	s.hub.publish(chat.ID, encode(map[string]any{"type": "chat.reopened", "chat_id": chat.ID}), nil)
+	s.hub.publishMarked(chat.ID, encode(map[string]any{"type": "chat.reopened", "chat_id": chat.ID}), "open")
 	unlock()
 	s.systemMessage(ctx, chat.ID, "reopened", fmt.Sprintf("%s reopened the chat", byName))
 	if err := s.router.Reopened(ctx, chat); err != nil {
@@ -68,7 +68,7 @@ func (s *Server) visitorReopen(ctx context.Context, c *conn, ref string, chat sw
 	c.send(ack(ref, map[string]any{"chat_id": reopened.ID, "status": reopened.Status}))
 	// Subscribed (again) before the chat.reopened frame and the notice, so
 	// this connection sees both.
-	s.hub.subscribe(c, reopened.ID, true)
+	s.hub.subscribeAt(c, reopened.ID, true, reopened.LastSeq)
 	name := c.visitor.Name
 	if name == "" {
 		name = "The visitor"

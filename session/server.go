@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/cluster"
 	"github.com/switchboard-chat/switchboard/router"
 	"github.com/switchboard-chat/switchboard/store"
 )
@@ -90,6 +91,9 @@ type Config struct {
 
 	// Metrics observes connections, messages and limits; nil observes nothing.
 	Metrics Metrics
+	// Cluster, when set, carries chat frames, operator-addressed frames and
+	// visitor presence across nodes (cluster.go); nil is a single node.
+	Cluster cluster.Node
 
 	Log *slog.Logger
 	Now func() time.Time
@@ -153,6 +157,10 @@ func New(cfg Config) (*Server, error) {
 	s.metrics.obs = cfg.Metrics
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if cfg.Cluster != nil {
+		s.hub.cl = newClusterHub(cfg.Cluster, s)
+		s.hub.cl.start(context.Background())
 	}
 	return s, nil
 }

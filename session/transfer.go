@@ -68,14 +68,19 @@ func (s *Server) Transferred(m router.Move) {
 		"note":            m.Hop.Note,
 	})
 	unlock := s.hub.lockChat(chatID)
-	for _, c := range s.hub.operatorConns(m.From.ID) {
-		c.send(frame)
-		s.hub.unsubscribe(c, chatID)
-	}
-	for _, c := range s.hub.operatorConns(to.ID) {
-		s.monitors.forget(c, chatID) // a watcher that takes the chat over is a participant now
-		s.hub.subscribe(c, chatID, true)
-		c.send(frame)
+	if s.hub.cl != nil {
+		s.hub.cl.toOperator(envelope{Op: m.From.ID, Chat: chatID, Frame: frame, Unsub: true})
+		s.hub.cl.toOperator(envelope{Op: to.ID, Chat: chatID, Frame: frame, Sub: true, Take: true, Seq: m.Chat.LastSeq})
+	} else {
+		for _, c := range s.hub.operatorConns(m.From.ID) {
+			c.send(frame)
+			s.hub.unsubscribe(c, chatID)
+		}
+		for _, c := range s.hub.operatorConns(to.ID) {
+			s.monitors.forget(c, chatID) // a watcher that takes the chat over is a participant now
+			s.hub.subscribe(c, chatID, true)
+			c.send(frame)
+		}
 	}
 	s.hub.publish(chatID, assignedFrame(chatID, to.ID, to.Name), nil)
 	unlock()
@@ -92,7 +97,7 @@ func (s *Server) Transferred(m router.Move) {
 func (s *Server) TransferFailed(chatID string, operatorIDs []string, reason string) {
 	frame := encode(map[string]any{"type": "chat.transfer_failed", "chat_id": chatID, "reason": reason})
 	for _, id := range operatorIDs {
-		s.hub.toOperator(id, frame)
+		s.toOperator(id, frame)
 	}
 }
 

@@ -110,7 +110,8 @@ func (s *Server) serveVisitor(w http.ResponseWriter, r *http.Request) {
 	})
 	s.visitors.add(c, VisitorPresence{VisitorID: v.ID, Name: v.Name, DepartmentID: dept.ID, PageURL: v.PageURL,
 		IP: ip, ConnectedAt: switchboard.Now()})
-	s.serveConn(c, hello, s.handleVisitorFrame, func() { s.visitors.remove(c) })
+	s.putVisitor(c)
+	s.serveConn(c, hello, s.handleVisitorFrame, func() { s.visitors.remove(c); s.removeVisitor(c) })
 }
 
 // originAllowed: an empty list allows any origin; else the Origin header
@@ -325,6 +326,7 @@ func (s *Server) visitorStart(c *conn, f *inFrame) ([]byte, error) {
 	}
 	*c.visitor = v
 	s.visitors.update(c, v.Name, v.PageURL)
+	s.putVisitor(c)
 	// The ack first, then the question (message 1) through resume, then live frames.
 	if err := s.resume(ctx, c, f.Ref, chat, 0); err != nil {
 		return nil, err
@@ -347,6 +349,7 @@ func (s *Server) visitorUpdate(c *conn, f *inFrame) ([]byte, error) {
 	}
 	*c.visitor = stored
 	s.visitors.update(c, stored.Name, stored.PageURL)
+	s.putVisitor(c)
 	if f.Ref == "" {
 		return nil, nil
 	}

@@ -57,7 +57,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.Lookup("data-dir")
 	dataDir.DefValue, dataDir.Usage = "", "directory of the in-process server's SQLite database (default: a fresh temporary directory, removed at the end)"
 	_ = dataDir.Value.Set("")
-	fs.StringVar(&target, "url", "", "load this running server (http://host:port) instead of an in-process one")
+	fs.StringVar(&target, "url", "", "load this running server (http://host:port; several nodes of a cluster comma-separated: clients are spread over them and move to the next when one drops) instead of an in-process one")
 	fs.StringVar(&adminEmail, "admin-email", "", "with --url: an admin's email")
 	fs.StringVar(&adminPassword, "admin-password", "", "with --url: that admin's password")
 	fs.IntVar(&cfg.Chats, "chats", 100, "concurrent chats, one visitor connection each")

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,8 @@ import (
 	"github.com/switchboard-chat/switchboard"
 	"github.com/switchboard-chat/switchboard/auth"
 	"github.com/switchboard-chat/switchboard/clientip"
+	"github.com/switchboard-chat/switchboard/cluster"
+	clusterredis "github.com/switchboard-chat/switchboard/cluster/redis"
 	"github.com/switchboard-chat/switchboard/mailer"
 	"github.com/switchboard-chat/switchboard/metrics"
 	"github.com/switchboard-chat/switchboard/server"
@@ -38,6 +42,7 @@ type serveConfig struct {
 	publicURL       string
 	redisURL        string
 	redisPrefix     string
+	nodeID          string
 	smtpURL         string
 	mailFrom        string
 	portalName      string
@@ -64,6 +69,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.publicURL, "public-url", "", "URL that browsers, embed snippets and emails use to reach the server (default http://<addr>)")
 	fs.StringVar(&c.redisURL, "redis-url", "", "cluster mode: Redis URL for presence and fan-out (requires --postgres-url)")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "switchboard:", "prefix of every Redis key and channel")
+	fs.StringVar(&c.nodeID, "node-id", "", "cluster mode: this node's id, unique in the cluster (default <hostname>-<random>; a restarted process takes a new one)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "SMTP server for outgoing mail (smtp://user:pass@host:587[?starttls=require|none], smtps://…:465); empty logs mail instead")
 	fs.StringVar(&c.mailFrom, "mail-from", "switchboard@localhost", "sender of mail whose department has no from-address")
 	fs.StringVar(&c.portalName, "portal-name", "Switchboard", "name of the portal and of the default department")
@@ -124,8 +130,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Kubernetes, the container id under Compose).
 	node, _ := os.Hostname()
 	ms := metrics.New(metrics.Config{Node: node, Version: version, Log: log})
+	clusterNode, err := c.openCluster(log, ms)
+	if err != nil {
+		return err
+	}
+	if clusterNode != nil {
+		// A graceful stop removes this node's presence at once, so its
+		// operators' chats are requeued by the others without waiting for
+		// the TTL; a crash leaves that to the TTL and the sweep.
+		defer func() {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := clusterNode.Leave(lctx); err != nil {
+				log.Warn("leave the cluster", "err", err)
+			}
+			_ = clusterNode.Close()
+		}()
+	}
 	srv, err := server.New(ctx, server.Config{
-		Metrics: ms, NoMetricsRoute: c.metricsAddr != "",
+		Metrics: ms, NoMetricsRoute: c.metricsAddr != "", Cluster: clusterNode,
 		Store: st, PublicURL: c.publicURL, IPs: ips, SessionTTL: c.sessionTTL, Log: log,
 		OperatorGrace: c.operatorGrace, Mail: smtp, MailFrom: c.mailFrom,
 		Live: session.Config{
@@ -185,13 +208,37 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// openCluster joins the cluster when --redis-url is set; nil means a
+// single node (no shared state at all, exactly as without cluster mode).
+func (c *serveConfig) openCluster(log *slog.Logger, ms *metrics.Set) (cluster.Node, error) {
+	if c.redisURL == "" {
+		return nil, nil
+	}
+	client, err := clusterredis.NewClient(c.redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	client.AddHook(redisMetrics{ms})
+	id := c.nodeID
+	if id == "" {
+		host, _ := os.Hostname()
+		id = strings.ReplaceAll(cmp.Or(host, "node"), ",", "_") + "-" + strings.ToLower(rand.Text()[:6])
+	}
+	node, err := clusterredis.New(clusterredis.Config{Client: client, Node: id, Prefix: c.redisPrefix, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	log.Info("cluster mode", "redis", redactURL(c.redisURL), "node_id", id)
+	return node, nil
+}
+
 // check validates flag combinations with messages that say what to do.
 func (c *serveConfig) check() error {
 	if c.redisURL != "" && c.postgresURL == "" {
 		return errors.New("--redis-url (cluster mode) needs --postgres-url: every node must share one PostgreSQL; SQLite is for a single node")
 	}
-	if c.redisURL != "" {
-		return errors.New("--redis-url: cluster mode is not available in this version yet; run a single node")
+	if strings.ContainsAny(c.nodeID, ",\n") {
+		return errors.New("--node-id must not contain a comma or a newline")
 	}
 	if _, err := switchboard.ParseAddress(c.mailFrom); err != nil {
 		return fmt.Errorf("--mail-from: %w", err)
