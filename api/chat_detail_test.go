@@ -96,6 +96,9 @@ func TestChatDetail(t *testing.T) {
 		if note.Body != "called back" || note.ID == "" {
 			t.Fatalf("note = %+v", note)
 		}
+		// Notes are listed by their time, in milliseconds (ties in no set
+		// order): the second one is written in a later millisecond.
+		time.Sleep(2 * time.Millisecond)
 		supc.do("POST", "/api/chats/"+ch.ID+"/notes", map[string]string{"body": "ok"}, 201, nil)
 
 		for _, c := range []client{opc, supc, e.admin} {
