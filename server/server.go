@@ -7,10 +7,12 @@ package server
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-chat/switchboard"
@@ -75,6 +77,11 @@ type Server struct {
 
 	stopMail func()        // ends the mail worker's Run
 	mailDone chan struct{} // closed when it returned
+
+	// draining is set by BeginDrain: /readyz answers 503 and new
+	// WebSocket connections are refused, so a load balancer moves new
+	// clients to other nodes while this one still serves its own.
+	draining atomic.Bool
 }
 
 // New wires the parts and starts the router (which rebuilds its queues
@@ -126,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: start router: %w", err)
 	}
 	s.API, err = api.New(api.Config{Store: cfg.Store, Presence: s.Router, Visitors: s.Live, Monitored: s.Live.Monitored, Reopened: s.reopened, PublicURL: cfg.PublicURL, IPs: cfg.IPs, SessionTTL: cfg.SessionTTL, Log: cfg.Log,
-		MailQueued: func() { s.Mailer.Wake() }, Ready: ready(cfg)})
+		MailQueued: func() { s.Mailer.Wake() }, Ready: s.ready(cfg)})
 	if err != nil {
 		s.Router.Close()
 		return nil, err
@@ -136,8 +143,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.serveMetrics(cfg)
-	s.API.Handle("GET /ws/visitor", s.Live.Visitor())
-	s.API.Handle("GET /ws/operator", s.Live.Operator())
+	s.API.Handle("GET /ws/visitor", s.refuseWhileDraining(s.Live.Visitor()))
+	s.API.Handle("GET /ws/operator", s.refuseWhileDraining(s.Live.Operator()))
 	wh, err := widget.New(widget.Config{Store: cfg.Store, PublicURL: cfg.PublicURL, Log: cfg.Log})
 	if err != nil {
 		s.Close()
@@ -162,11 +169,14 @@ func routerCluster(n cluster.Node) router.Cluster {
 	return n
 }
 
-// ready is /readyz's check: the store answers, and in cluster mode Redis
-// too (an outage is reported with its reason and clears by itself when
-// Redis answers again).
-func ready(cfg Config) func(ctx context.Context) error {
+// ready is /readyz's check: the node is not draining, the store answers,
+// and in cluster mode Redis too (an outage is reported with its reason and
+// clears by itself when Redis answers again).
+func (s *Server) ready(cfg Config) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
+		if s.draining.Load() {
+			return errors.New("draining: this node is shutting down")
+		}
 		if err := cfg.Store.Ping(ctx); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
@@ -177,6 +187,25 @@ func ready(cfg Config) func(ctx context.Context) error {
 		}
 		return nil
 	}
+}
+
+// BeginDrain is the first step of a graceful stop: /readyz turns 503 and
+// new WebSocket connections are refused with 503 (clients retry, on
+// another node behind a load balancer); the connections already open are
+// served until Drain.
+func (s *Server) BeginDrain() { s.draining.Store(true) }
+
+func (s *Server) refuseWhileDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"this node is shutting down; connect again"}}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Drain tells every WebSocket client to reconnect elsewhere (1001) and

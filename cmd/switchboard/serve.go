@@ -51,6 +51,7 @@ type serveConfig struct {
 	trustedProxies  string
 	sessionTTL      time.Duration
 	shutdownTimeout time.Duration
+	drainDelay      time.Duration
 	operatorGrace   time.Duration
 	metricsAddr     string
 	// Protocol limits (see docs/protocol.md).
@@ -78,6 +79,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For / Forwarded headers are believed")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 7*24*time.Hour, "how long an operator's login lasts")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight work before exiting")
+	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, answer /readyz with 503 and refuse new WebSockets this long before closing (lets a load balancer move new clients to other nodes)")
 	fs.DurationVar(&c.operatorGrace, "operator-grace", 30*time.Second, "how long an operator whose connection dropped keeps its status and chats before they are requeued")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve GET /metrics only on this address (e.g. 127.0.0.1:9090) instead of on --addr")
 	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", 8192, "largest chat message body, in UTF-8 bytes")
@@ -190,6 +192,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	srv.BeginDrain()
+	if c.drainDelay > 0 {
+		log.Info("draining: /readyz answers 503, new WebSockets are refused", "drain_delay", c.drainDelay.String())
+		select {
+		case <-time.After(c.drainDelay):
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	log.Info("shutting down", "timeout", c.shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
