@@ -242,12 +242,14 @@ func (h *harness) wantOperator(op string, status switchboard.Status, chats int) 
 func (h *harness) advance(d time.Duration) { h.clock.Advance(d) }
 
 // events returns (and forgets) the events recorded so far, with names.
-func (h *harness) events() []string {
-	raw := h.rec.take()
+func (h *harness) events() []string { return h.rename(h.rec.take()) }
+
+// rename replaces ids by test names in recorded events.
+func (h *harness) rename(events []string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]string, len(raw))
-	for i, e := range raw {
+	out := make([]string, len(events))
+	for i, e := range events {
 		f := strings.Fields(e)
 		for j, w := range f {
 			if n, ok := h.names[w]; ok {

@@ -3,7 +3,6 @@ package router_test
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,23 +53,6 @@ func (h *harness) restartWith(m router.Metrics) *router.Router {
 	h.t.Cleanup(r.Close)
 	h.r = r
 	return r
-}
-
-// rename replaces ids by test names in recorded events.
-func (h *harness) rename(events []string) []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, len(events))
-	for i, e := range events {
-		f := strings.Fields(e)
-		for j, w := range f {
-			if n, ok := h.names[w]; ok {
-				f[j] = n
-			}
-		}
-		out[i] = strings.Join(f, " ")
-	}
-	return out
 }
 
 // expectMetrics checks the metrics events since the last check, in order.

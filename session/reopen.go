@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 
 	"github.com/switchboard-chat/switchboard"
 )
@@ -42,18 +41,8 @@ func (s *Server) visitorReopen(ctx context.Context, c *conn, ref string, chat sw
 	if !d.Enabled {
 		return nil, switchboard.ErrDepartmentDisabled
 	}
-	if ok, wait := s.chatsByIP.Allow(c.ip, s.now()); !ok {
-		s.cfg.Metrics.RateLimited("chats_per_ip")
-		return nil, &protoError{Code: "rate_limited", Message: "too many new chats from your address", RetryAfterMS: wait.Milliseconds()}
-	}
-	if addr, err := netip.ParseAddr(c.ip); err == nil {
-		blocked, err := s.store.IPBlocked(ctx, addr, chat.DepartmentID, s.now())
-		if err != nil {
-			return nil, err
-		}
-		if blocked {
-			return nil, errBlocked
-		}
+	if err := s.admitChat(ctx, c, chat.DepartmentID); err != nil {
+		return nil, err
 	}
 	reopened, err := s.store.ReopenChat(ctx, chat.ID, "", s.now())
 	if errors.Is(err, switchboard.ErrConflict) {

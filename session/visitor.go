@@ -306,18 +306,8 @@ func (s *Server) visitorStart(c *conn, f *inFrame) ([]byte, error) {
 	if len(question) > s.cfg.MaxMessageBytes {
 		return nil, &protoError{Code: "too_large", Field: "question", Message: "question: too long"}
 	}
-	if ok, wait := s.chatsByIP.Allow(c.ip, s.now()); !ok {
-		s.cfg.Metrics.RateLimited("chats_per_ip")
-		return nil, &protoError{Code: "rate_limited", Message: "too many new chats from your address", RetryAfterMS: wait.Milliseconds()}
-	}
-	if addr, err := netip.ParseAddr(c.ip); err == nil {
-		blocked, err := s.store.IPBlocked(ctx, addr, c.deptID, s.now())
-		if err != nil {
-			return nil, err
-		}
-		if blocked {
-			return nil, errBlocked
-		}
+	if err := s.admitChat(ctx, c, c.deptID); err != nil {
+		return nil, err
 	}
 	v.LastSeen = switchboard.Now()
 	chat, err := s.router.StartChat(ctx, store.NewChat{DepartmentID: c.deptID, Visitor: v, Question: question, PageURL: v.PageURL, Status: switchboard.ChatQueued})
@@ -371,4 +361,24 @@ func acceptLanguage(h string) string {
 		}
 	}
 	return ""
+}
+
+// admitChat checks that the visitor's address may open a chat (a new one,
+// or a reopened one) in the department now: under the per-IP chat rate,
+// and not blocked there.
+func (s *Server) admitChat(ctx context.Context, c *conn, departmentID string) error {
+	if ok, wait := s.chatsByIP.Allow(c.ip, s.now()); !ok {
+		s.cfg.Metrics.RateLimited("chats_per_ip")
+		return &protoError{Code: "rate_limited", Message: "too many new chats from your address", RetryAfterMS: wait.Milliseconds()}
+	}
+	if addr, err := netip.ParseAddr(c.ip); err == nil {
+		blocked, err := s.store.IPBlocked(ctx, addr, departmentID, s.now())
+		if err != nil {
+			return err
+		}
+		if blocked {
+			return errBlocked
+		}
+	}
+	return nil
 }

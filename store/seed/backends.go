@@ -58,15 +58,8 @@ func Postgres(ctx context.Context, url string, cfg Config) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("seed: list indexes: %w", err)
 	}
-	var names, defs []string
-	for rows.Next() {
-		var n, d string
-		if err := rows.Scan(&n, &d); err != nil {
-			return res, err
-		}
-		names, defs = append(names, n), append(defs, d)
-	}
-	if err := rows.Err(); err != nil {
+	names, defs, err := namedDefs(rows)
+	if err != nil {
 		return res, fmt.Errorf("seed: list indexes: %w", err)
 	}
 	for _, n := range names {
@@ -82,15 +75,8 @@ func Postgres(ctx context.Context, url string, cfg Config) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("seed: list constraints: %w", err)
 	}
-	var cnames, cdefs []string
-	for rows.Next() {
-		var n, d string
-		if err := rows.Scan(&n, &d); err != nil {
-			return res, err
-		}
-		cnames, cdefs = append(cnames, n), append(cdefs, d)
-	}
-	if err := rows.Err(); err != nil {
+	cnames, cdefs, err := namedDefs(rows)
+	if err != nil {
 		return res, fmt.Errorf("seed: list constraints: %w", err)
 	}
 	for _, n := range cnames {
@@ -194,4 +180,17 @@ func (s sqliteSink) write(ctx context.Context, table string, cols []string, rows
 		rows = rows[n:]
 	}
 	return tx.Commit()
+}
+
+// namedDefs reads (name, definition) rows, and closes them.
+func namedDefs(rows pgx.Rows) (names, defs []string, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		var n, d string
+		if err := rows.Scan(&n, &d); err != nil {
+			return nil, nil, err
+		}
+		names, defs = append(names, n), append(defs, d)
+	}
+	return names, defs, rows.Err()
 }
